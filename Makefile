@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` (set up and run offline) and `make test` (set up and test).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint demo dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check adelie_assets
+
+test: lint
+	$(BIN)/pytest
+
+demo: setup
+	$(BIN)/python -m adelie_assets.demo
+
+dev: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) .adelie .pytest_cache .ruff_cache

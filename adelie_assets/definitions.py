@@ -1,0 +1,39 @@
+"""The code location: `defs` is what `dagster dev`, the gRPC server and `dagster definitions validate` load.
+
+Loading must never call KRX or OpenAI and must work with no credentials set.
+"""
+
+from dagster import Definitions
+
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.pipeline.jobs import daily_pipeline
+from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
+from adelie_assets.resources.env import optional_env
+from adelie_assets.resources.krx import KRX
+from adelie_assets.resources.llm import DEFAULT_MODEL, LLM
+from adelie_assets.resources.warehouse import Warehouse
+
+
+def build_resources() -> dict[str, object]:
+    return {
+        "krx": KRX(
+            krx_id=optional_env("KRX_ID"),
+            krx_pw=optional_env("KRX_PW"),
+            base_url=optional_env("ADELIE_KRX_URL"),
+        ),
+        "llm": LLM(
+            api_key=optional_env("OPENAI_API_KEY"),
+            base_url=optional_env("OPENAI_BASE_URL"),
+            model=optional_env("ADELIE_LLM_MODEL") or DEFAULT_MODEL,
+        ),
+        "warehouse": Warehouse(url=optional_env("ADELIE_WAREHOUSE_URL")),
+    }
+
+
+defs = Definitions(
+    assets=[market_data, historical_cases],
+    jobs=[daily_pipeline],
+    schedules=[daily_pipeline_schedule],
+    resources=build_resources(),
+)

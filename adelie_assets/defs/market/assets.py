@@ -1,0 +1,109 @@
+"""`market_data`: every KOSPI and KOSDAQ ticker's quote of one KRX trading day."""
+
+import time
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from adelie_assets import markdown
+from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.resources.krx import KRX
+from adelie_assets.resources.warehouse import Warehouse
+
+MARKET_DATA_SCHEMA = TableSchema(
+    columns=[
+        TableColumn("trade_date", "date", description="KRX trading day (partition key)."),
+        TableColumn("ticker", "string", description="6-digit KRX short code."),
+        TableColumn("name", "string", description="KRX abbreviated name."),
+        TableColumn("market", "string", description="KOSPI or KOSDAQ (KONEX excluded)."),
+        TableColumn("open", "bigint", description="KRW; NULL when halted (KRX reports 0)."),
+        TableColumn("high", "bigint", description="KRW; NULL when halted."),
+        TableColumn("low", "bigint", description="KRW; NULL when halted."),
+        TableColumn("close", "bigint", description="KRW closing price (last close when halted)."),
+        TableColumn("volume", "bigint", description="Shares traded."),
+        TableColumn("trading_value", "bigint", description="KRW traded."),
+        TableColumn("change_pct", "float", description="Change vs. previous close, percent."),
+        TableColumn("market_cap", "bigint", description="KRW market capitalisation."),
+        TableColumn("halted", "boolean", description="No trade that day (volume 0)."),
+    ]
+)
+
+# Range-aware: a backfill runs in chunks of days instead of one process per day, while a failure
+# costs at most one chunk's bookkeeping (each day is still written atomically on its own).
+BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=25)
+
+
+def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
+    traded = frame[~frame["halted"]]
+    gainers = traded.nlargest(count, "change_pct")
+    losers = traded.nsmallest(count, "change_pct")
+    headers = ["ticker", "name", "market", "close", "change %", "trading value (KRW)"]
+
+    def rows(part: pd.DataFrame) -> list[list[object]]:
+        return [
+            [r.ticker, r.name, r.market, f"{r.close:,}", f"{r.change_pct:+.2f}", f"{r.trading_value:,}"]
+            for r in part.itertuples()
+        ]
+
+    return (
+        f"**Top gainers**\n\n{markdown.table(headers, rows(gainers))}\n\n"
+        f"**Top losers**\n\n{markdown.table(headers, rows(losers))}"
+    )
+
+
+@asset(
+    partitions_def=trading_day_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    pool="krx",
+    group_name="market",
+    kinds={"python", "sql"},
+    owners=["team:data-engineering"],
+    metadata={"dagster/column_schema": MARKET_DATA_SCHEMA, "source": "KRX (data.krx.co.kr) via pykrx"},
+    description=(
+        "Quotes of every KOSPI and KOSDAQ ticker for one KRX trading day, from KRX via pykrx "
+        "(one request per market). Halted tickers are kept with halted=true and NULL open/high/low. "
+        "A partition is replaced atomically in the warehouse table `market_data`."
+    ),
+)
+def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
+    # Every key is checked before the first KRX call: a bad range costs no requests.
+    days = [parse_partition_key(key) for key in context.partition_keys]
+    rows_by_market: dict[str, int] = {}
+    halted = 0
+    krx_seconds = 0.0
+    last_frame = pd.DataFrame()
+    for day in days:
+        started = time.monotonic()
+        frame = krx.fetch_day(day)
+        krx_seconds += time.monotonic() - started
+        warehouse.replace_market_data([day], frame)
+        context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
+        for market, count in frame["market"].value_counts().items():
+            rows_by_market[str(market)] = rows_by_market.get(str(market), 0) + int(count)
+        halted += int(frame["halted"].sum())
+        last_frame = frame
+
+    total = sum(rows_by_market.values())
+    metadata: dict[str, object] = {
+        "dagster/row_count": total,
+        "dagster/column_schema": MARKET_DATA_SCHEMA,
+        "days": len(days),
+        "rows_kospi": rows_by_market.get("KOSPI", 0),
+        "rows_kosdaq": rows_by_market.get("KOSDAQ", 0),
+        "halted_tickers": halted,
+        "krx_seconds": round(krx_seconds, 3),
+        "warehouse": warehouse.describe(),
+        "preview": MetadataValue.md(
+            (f"Top movers of {days[-1]} (last day of {len(days)})\n\n" if len(days) > 1 else "")
+            + movers_preview(last_frame)
+        ),
+    }
+    return MaterializeResult(metadata=metadata)

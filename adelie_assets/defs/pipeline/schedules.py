@@ -1,0 +1,43 @@
+"""08:00 KST, Monday to Friday: materialize the previous trading day.
+
+The target comes from the KRX calendar, not from partition windows (which skip the day before a
+holiday): the latest trading day strictly before the tick's date. Holidays' ticks therefore target
+the day before the closure again; the run key (= partition key) and a look at earlier runs make
+those ticks request nothing.
+"""
+
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    RunsFilter,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from adelie_assets.calendar import KST, previous_trading_day
+from adelie_assets.defs.pipeline.jobs import daily_pipeline
+
+SCHEDULE_NAME = "daily_pipeline_schedule"
+
+
+@schedule(
+    name=SCHEDULE_NAME,
+    job=daily_pipeline,
+    cron_schedule="0 8 * * 1-5",
+    execution_timezone="Asia/Seoul",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Weekdays 08:00 KST: market_data and historical_cases of the previous KRX trading day.",
+)
+def daily_pipeline_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    tick_day = context.scheduled_execution_time.astimezone(KST).date()
+    target = previous_trading_day(tick_day).isoformat()
+    earlier = context.instance.get_run_records(
+        RunsFilter(tags={"dagster/schedule_name": SCHEDULE_NAME, "dagster/partition": target}), limit=1
+    )
+    if earlier:
+        return SkipReason(
+            f"{target} (previous trading day of {tick_day}) was already requested by run "
+            f"{earlier[0].dagster_run.run_id}."
+        )
+    return RunRequest(run_key=target, partition_key=target)

@@ -1,0 +1,333 @@
+"""The KRX resource: everything that touches pykrx and the KRX data service lives here.
+
+Why it is shaped this way (each point cost a day to learn):
+- pykrx >= 1.2.5 logs in *at import time* from KRX_ID/KRX_PW, printing the login id to stdout,
+  and with no timeout on data calls. So pykrx is imported lazily, with the credentials hidden from
+  its import-time login, and every call runs with stdout captured; our own `requests.Session`
+  (with a timeout) is installed as pykrx's authenticated session.
+- With no or a bad login KRX answers HTTP 400 `LOGOUT`; on a closed day every ticker comes back
+  with "-". Neither is data, so both fail the step instead of writing rows.
+- KRX bans IPs that make bulk requests and one account holds one session: one call at a time per
+  process (a lock), a polite delay between calls, and only a few retries, for 5xx and timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import requests
+from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import Field, PrivateAttr
+
+KRX_ORIGIN = "https://data.krx.co.kr"
+DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
+LOGIN_PATHS = {
+    "LOGIN_PAGE": "/contents/MDC/COMS/client/MDCCOMS001.cmd",
+    "LOGIN_JSP": "/contents/MDC/COMS/client/view/login.jsp?site=mdc",
+    "LOGIN_URL": "/contents/MDC/COMS/client/MDCCOMS001D1.cmd",
+}
+
+# KONEX is left out on purpose: the app covers the two main boards only.
+MARKETS = {"STK": "KOSPI", "KSQ": "KOSDAQ"}
+
+COLUMNS = [
+    "trade_date",
+    "ticker",
+    "name",
+    "market",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "trading_value",
+    "change_pct",
+    "market_cap",
+    "halted",
+]
+
+_RAW_FIELDS = {
+    "TDD_OPNPRC": "open",
+    "TDD_HGPRC": "high",
+    "TDD_LWPRC": "low",
+    "TDD_CLSPRC": "close",
+    "ACC_TRDVOL": "volume",
+    "ACC_TRDVAL": "trading_value",
+    "FLUC_RT": "change_pct",
+    "MKTCAP": "market_cap",
+}
+
+# One KRX call at a time in this process; across runs the `krx` concurrency pool does the same.
+_CALL_LOCK = threading.Lock()
+_last_call_at = 0.0
+
+
+class KrxError(Exception):
+    """KRX gave no usable data. The message says what happened and what to check."""
+
+
+class KrxConfigError(KrxError):
+    """The KRX resource is configured wrongly (e.g. KRX_ID without KRX_PW)."""
+
+
+class KrxLoginError(KrxError):
+    """KRX refused the login or answered LOGOUT."""
+
+
+class KrxTransientError(KrxError):
+    """A 5xx, a timeout or a dropped connection: worth a bounded retry."""
+
+
+@dataclass(frozen=True)
+class _Pykrx:
+    auth: Any
+    krxio: Any
+    quotes_cls: Any
+
+
+_pykrx_lock = threading.Lock()
+_pykrx: _Pykrx | None = None
+
+
+def _load_pykrx() -> _Pykrx:
+    """Import pykrx once, without letting its import-time login run or print."""
+    global _pykrx
+    with _pykrx_lock:
+        if _pykrx is None:
+            hidden = {name: os.environ.pop(name) for name in ("KRX_ID", "KRX_PW") if name in os.environ}
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    from pykrx.website.comm import auth
+                    from pykrx.website.krx import krxio
+                    from pykrx.website.krx.market.core import 전종목시세
+            finally:
+                os.environ.update(hidden)
+            _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세)
+        return _pykrx
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session that never waits forever (pykrx passes no timeout) and remembers the last
+    response, so that a body pykrx cannot parse (e.g. `LOGOUT`) can still be reported."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.last_response: requests.Response | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        self.last_response = None
+        response = super().request(method, url, *args, **kwargs)
+        self.last_response = response
+        return response
+
+
+def _to_number(series: pd.Series) -> pd.Series:
+    cleaned = series.astype(str).str.replace(",", "", regex=False).str.strip()
+    return pd.to_numeric(cleaned.where(~cleaned.isin(["-", ""])), errors="coerce")
+
+
+def parse_quotes(raw: pd.DataFrame, market_code: str, day: date) -> pd.DataFrame:
+    """KRX's all-ticker quote rows (strings like "4,210" and "-") to typed rows of `COLUMNS`.
+
+    Halted tickers (volume 0) are kept with `halted=True`: their close and market cap are real,
+    but KRX reports their open/high/low as 0, which would be wrong data, so those are NULL.
+    """
+    missing = [field for field in ("ISU_SRT_CD", "ISU_ABBRV", *_RAW_FIELDS) if field not in raw.columns]
+    if missing:
+        raise KrxError(
+            f"KRX answered {MARKETS[market_code]} quotes for {day} without the fields {missing}: "
+            "the KRX data format may have changed, or the answer is an error page."
+        )
+    frame = pd.DataFrame(
+        {
+            "trade_date": day,
+            "ticker": raw["ISU_SRT_CD"].astype(str).str.strip(),
+            "name": raw["ISU_ABBRV"].astype(str).str.strip(),
+            "market": MARKETS[market_code],
+        }
+    )
+    for field, column in _RAW_FIELDS.items():
+        frame[column] = _to_number(raw[field])
+    for column in ("open", "high", "low", "close", "volume", "trading_value", "market_cap"):
+        frame[column] = frame[column].astype("Int64")
+    frame["change_pct"] = frame["change_pct"].astype("float64")
+    frame["halted"] = frame["volume"].fillna(0).eq(0)
+    frame.loc[frame["halted"], ["open", "high", "low"]] = pd.NA
+    return frame[COLUMNS].reset_index(drop=True)
+
+
+class KRX(ConfigurableResource):
+    """KRX market data through pykrx. Credentials come from KRX_ID/KRX_PW (both or neither)."""
+
+    krx_id: str | None = Field(default=None, description="KRX data portal login id (env KRX_ID).")
+    krx_pw: str | None = Field(default=None, description="KRX data portal password (env KRX_PW).")
+    base_url: str | None = Field(
+        default=None,
+        description="Origin replacing https://data.krx.co.kr; for the fake KRX and the demo only "
+        "(env ADELIE_KRX_URL).",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of each KRX request.")
+    delay_seconds: float = Field(default=1.0, ge=0, description="Polite pause between two KRX calls.")
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="Attempts per call; only 5xx, timeouts and dropped connections retry.",
+    )
+    retry_backoff_seconds: float = Field(
+        default=5.0, ge=0, description="Wait before the 2nd attempt; doubles."
+    )
+
+    _session: Any = PrivateAttr(default=None)
+
+    # --- session -------------------------------------------------------------------------------
+
+    def _check_credentials(self) -> bool:
+        has_id, has_pw = bool(self.krx_id), bool(self.krx_pw)
+        if has_id != has_pw:
+            present, absent = ("KRX_ID", "KRX_PW") if has_id else ("KRX_PW", "KRX_ID")
+            raise KrxConfigError(
+                f"{present} is set but {absent} is not: set both KRX_ID and KRX_PW, or neither."
+            )
+        return has_id
+
+    def _point_pykrx_at_origin(self, pykrx: _Pykrx) -> None:
+        origin = (self.base_url or KRX_ORIGIN).rstrip("/")
+        pykrx.krxio.KrxWebIo.url = property(lambda _self: origin + DATA_PATH)
+        for name, path in LOGIN_PATHS.items():
+            setattr(pykrx.auth, name, origin + path)
+
+    def _open_session(self) -> Any:
+        logged_in = self._check_credentials()
+        pykrx = _load_pykrx()
+        self._point_pykrx_at_origin(pykrx)
+        http = _TimeoutSession(self.timeout_seconds)
+        krx_session = pykrx.auth.KRXSession(session=http)
+        if logged_in:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    accepted = pykrx.auth.login_krx(self.krx_id, self.krx_pw, http)
+            except (requests.RequestException, ValueError) as exc:
+                raise KrxTransientError(
+                    f"KRX login did not complete ({type(exc).__name__}): KRX may be down; try again later."
+                ) from None
+            if not accepted:
+                raise KrxLoginError(
+                    "KRX rejected the login: check KRX_ID and KRX_PW (and whether the KRX password must "
+                    "be changed at https://data.krx.co.kr)."
+                )
+            krx_session.cookies = {c.name: {"value": c.value} for c in http.cookies}
+            krx_session.expiry_time = time.time() + 3600
+        else:
+            get_dagster_logger().warning(
+                "KRX_ID/KRX_PW are not set: KRX requires a login since 2025-12-27 and will likely "
+                "answer LOGOUT."
+            )
+            # pykrx only uses a session it considers valid; without a login this one never expires.
+            krx_session.expiry_time = float("inf")
+        krx_session.is_authenticated = True
+        pykrx.auth.set_auth_session(krx_session)
+        return krx_session
+
+    def _ensure_session(self) -> _Pykrx:
+        # Re-login before pykrx's own expiry check would replace our session with a timeout-less one.
+        if self._session is None or not self._session.is_valid():
+            self._session = self._open_session()
+        return _load_pykrx()
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _polite_call(self) -> Iterator[None]:
+        global _last_call_at
+        with _CALL_LOCK:
+            wait = _last_call_at + self.delay_seconds - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                yield
+            finally:
+                _last_call_at = time.monotonic()
+
+    def _explain_bad_answer(self, what: str, exc: Exception) -> KrxError:
+        response = getattr(self._session.session, "last_response", None) if self._session else None
+        if response is not None:
+            body = response.text.strip()
+            if body.startswith("LOGOUT"):
+                return KrxLoginError(
+                    f"KRX answered LOGOUT to {what}: the KRX session is not logged in. Set KRX_ID and KRX_PW "
+                    "(KRX requires a login since 2025-12-27) and check that no other process uses the "
+                    "same account (one account holds one session)."
+                )
+            if response.status_code == 403:
+                return KrxError(
+                    f"KRX answered HTTP 403 to {what}: this IP may be banned for bulk requests (bans last a "
+                    "day). Do not retry now; lower the request rate (delay_seconds) and try tomorrow."
+                )
+            if response.status_code >= 500:
+                return KrxTransientError(f"KRX answered HTTP {response.status_code} to {what}: a KRX outage.")
+            if response.status_code >= 400:
+                return KrxError(f"KRX answered HTTP {response.status_code} to {what}: {body[:80]!r}.")
+            if not body:
+                return KrxError(f"KRX answered {what} with an empty body: a KRX outage or a changed API.")
+            return KrxError(
+                f"KRX's answer to {what} is not valid JSON ({type(exc).__name__}); the answer was cut off "
+                "or the KRX API changed."
+            )
+        if isinstance(exc, requests.Timeout):
+            return KrxTransientError(
+                f"KRX did not answer {what} within {self.timeout_seconds:g} s (KRX slow or down)."
+            )
+        if isinstance(exc, requests.ConnectionError):
+            return KrxTransientError(f"Could not connect to KRX for {what}: network or KRX outage.")
+        return KrxError(f"KRX call for {what} failed: {type(exc).__name__}: {exc}")
+
+    def _fetch_raw(self, market_code: str, day: date) -> pd.DataFrame:
+        what = f"{MARKETS[market_code]} quotes of {day}"
+        backoff = self.retry_backoff_seconds
+        for attempt in range(1, self.max_attempts + 1):
+            pykrx = self._ensure_session()
+            try:
+                with self._polite_call(), contextlib.redirect_stdout(io.StringIO()):
+                    return pykrx.quotes_cls().fetch(day.strftime("%Y%m%d"), market_code)
+            except Exception as exc:  # pykrx surfaces KRX trouble as assorted exceptions
+                error = self._explain_bad_answer(what, exc)
+                if not isinstance(error, KrxTransientError) or attempt == self.max_attempts:
+                    if isinstance(error, KrxTransientError):
+                        raise KrxTransientError(f"{error} Gave up after {attempt} attempts.") from None
+                    raise error from None
+                get_dagster_logger().warning(f"{error} Attempt {attempt}/{self.max_attempts}; retrying.")
+                time.sleep(backoff)
+                backoff *= 2
+        raise AssertionError("unreachable")
+
+    def fetch_day(self, day: date) -> pd.DataFrame:
+        """All KOSPI and KOSDAQ tickers of one trading day, typed, or a KrxError saying why not."""
+        frames = []
+        for market_code, market in MARKETS.items():
+            raw = self._fetch_raw(market_code, day)
+            if raw.empty:
+                raise KrxError(
+                    f"KRX returned no {market} rows for {day}: check KRX_ID/KRX_PW (a missing login can "
+                    "return empty answers) or whether KRX is having an outage."
+                )
+            parsed = parse_quotes(raw, market_code, day)
+            if parsed["close"].isna().all() or parsed["close"].fillna(0).eq(0).all():
+                raise KrxError(
+                    f"KRX returned every {market} ticker without prices ('-') for {day}, which the KRX "
+                    "calendar calls a trading day: either KRX has not published the day yet (outage), or "
+                    "the day is a closure missing from holidays.financial_holidays('XKRX')."
+                )
+            frames.append(parsed)
+        return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,147 @@
+"""The LLM resource: OpenAI or any OpenAI-compatible server (Ollama, vLLM) through the openai SDK.
+
+The SDK is imported lazily so that loading the code location never needs it, and a missing key
+fails only the step that calls the model, with a message naming OPENAI_API_KEY. The key is never
+put in a message: OpenAI's own 401 text echoes part of it, so that text is not passed on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dagster import ConfigurableResource
+from pydantic import BaseModel, Field, PrivateAttr
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class LlmError(Exception):
+    """The LLM call failed in a way the message explains."""
+
+
+class LlmConfigError(LlmError):
+    """Missing or rejected credentials / configuration: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class LlmAnswer:
+    """One chat completion: the parsed object, or the refusal, plus what it cost."""
+
+    parsed: Any
+    refusal: str | None
+    request_id: str | None
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+
+class LLM(ConfigurableResource):
+    """Chat completions with structured outputs; the SDK retries 408/409/429/5xx and timeouts."""
+
+    api_key: str | None = Field(default=None, description="API key (env OPENAI_API_KEY).")
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env OPENAI_BASE_URL).",
+    )
+    model: str = Field(default=DEFAULT_MODEL, description="Model name (env ADELIE_LLM_MODEL).")
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one HTTP request.")
+    max_retries: int = Field(default=3, ge=0, le=10, description="SDK retries of 429/5xx/timeouts.")
+    input_usd_per_million_tokens: float = Field(default=0.15, ge=0, description="For the cost estimate.")
+    output_usd_per_million_tokens: float = Field(default=0.60, ge=0, description="For the cost estimate.")
+
+    _client: Any = PrivateAttr(default=None)
+
+    def estimated_cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self.input_usd_per_million_tokens
+            + output_tokens * self.output_usd_per_million_tokens
+        ) / 1_000_000
+
+    def client(self) -> Any:
+        if not self.api_key:
+            raise LlmConfigError(
+                "OPENAI_API_KEY is not set: set it to your OpenAI API key (for an OpenAI-compatible server "
+                "such as Ollama, set OPENAI_BASE_URL and any non-empty OPENAI_API_KEY)."
+            )
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(
+                api_key=self.api_key,
+                base_url=self.base_url or None,
+                timeout=self.timeout_seconds,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    def parse(self, messages: list[dict[str, str]], response_format: type[ModelT]) -> LlmAnswer:
+        """One structured-output call. Raises LlmError for what retrying the same request cannot fix;
+        lets `pydantic.ValidationError` and `openai.LengthFinishReasonError` through for the caller."""
+        import openai
+
+        client = self.client()
+        try:
+            completion = client.chat.completions.parse(
+                model=self.model, messages=messages, response_format=response_format
+            )
+        except openai.AuthenticationError:
+            raise LlmConfigError(
+                "The LLM server rejected the API key (HTTP 401): check OPENAI_API_KEY "
+                "(and OPENAI_BASE_URL if you use a compatible server)."
+            ) from None
+        except openai.PermissionDeniedError:
+            raise LlmConfigError(
+                f"The API key may not use model {self.model!r} (HTTP 403): check ADELIE_LLM_MODEL and the "
+                "key's project permissions."
+            ) from None
+        except openai.NotFoundError:
+            raise LlmConfigError(
+                f"Model {self.model!r} or the endpoint was not found (HTTP 404): check ADELIE_LLM_MODEL and "
+                "OPENAI_BASE_URL."
+            ) from None
+        except openai.RateLimitError:
+            raise LlmError(
+                f"The LLM server kept answering 429 (rate limit or quota) after {self.max_retries} retries: "
+                "check the account's quota and rate limits, then re-run the partition."
+            ) from None
+        except openai.APITimeoutError:
+            raise LlmError(
+                f"The LLM server did not answer within {self.timeout_seconds:g} s, {self.max_retries + 1} "
+                "times: it is overloaded or down; re-run the partition later."
+            ) from None
+        except openai.APIConnectionError:
+            raise LlmError(
+                "Could not connect to the LLM server: check OPENAI_BASE_URL and the network."
+            ) from None
+        except openai.InternalServerError as exc:
+            raise LlmError(
+                f"The LLM server answered HTTP {exc.status_code} after {self.max_retries} retries: "
+                "an outage on its side; re-run the partition later."
+            ) from None
+        except openai.BadRequestError as exc:
+            raise LlmConfigError(
+                f"The LLM server refused the request (HTTP 400: {_short(exc)}): does model "
+                f"{self.model!r} support structured outputs?"
+            ) from None
+        message = completion.choices[0].message
+        usage = completion.usage
+        return LlmAnswer(
+            parsed=message.parsed,
+            refusal=message.refusal,
+            request_id=getattr(completion, "_request_id", None),
+            model=completion.model or self.model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+        )
+
+
+def _short(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        text = str(body.get("message") or body)
+    else:
+        text = str(exc)
+    return text.splitlines()[0][:200]

@@ -1,0 +1,13 @@
+-- Runs once, when the postgres container first initializes an EMPTY data volume (the standard
+-- /docker-entrypoint-initdb.d hook). It runs as POSTGRES_USER, connected to POSTGRES_DB (Dagster's
+-- own run/event/schedule storage).
+--
+-- Why a second database instead of tables in Dagster's: the warehouse (market data, historical
+-- cases) belongs to the application, not to the orchestrator. It can be backed up, restored or
+-- moved to another server (set ADELIE_WAREHOUSE_URL) on its own, and wiping Dagster's history
+-- never touches it.
+--
+-- On an existing volume this file is NOT re-run. To add the database by hand:
+--   docker compose -f deploy/docker-compose.yml exec postgres \
+--     psql -U "$DAGSTER_PG_USER" -d "$DAGSTER_PG_DB" -c 'CREATE DATABASE adelie_warehouse'
+CREATE DATABASE adelie_warehouse;

@@ -1,0 +1,204 @@
+"""historical_cases against the fake OpenAI server, through the real openai SDK."""
+
+from datetime import date
+
+import pytest
+from dagster import DagsterInstance, materialize
+
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.generate import request_hash
+from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_assets.resources.llm import LLM
+from adelie_assets.resources.warehouse import Warehouse
+from tests.builders import executed_steps, market_frame, step_failures
+
+DAY = date(2026, 11, 27)
+KEY = DAY.isoformat()
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_server(fake_llm: FakeOpenAI) -> FakeOpenAI:
+    fake_llm.reset()
+    return fake_llm
+
+
+@pytest.fixture
+def warehouse(sqlite_warehouse_url: str) -> Warehouse:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], market_frame(DAY))
+    return warehouse
+
+
+def llm_for(fake: FakeOpenAI, **overrides: object) -> LLM:
+    settings = {"api_key": fake.api_key, "base_url": fake.base_url, "max_retries": 2, "timeout_seconds": 5.0}
+    settings.update(overrides)
+    return LLM(**settings)
+
+
+def run(llm: LLM, warehouse: Warehouse, config: dict | None = None, partition: str = KEY):
+    return materialize(
+        [historical_cases],
+        partition_key=partition,
+        resources={"llm": llm, "warehouse": warehouse},
+        instance=DagsterInstance.ephemeral(),
+        run_config={"ops": {"historical_cases": {"config": config or {}}}},
+        raise_on_error=False,
+    )
+
+
+def test_writes_one_grounded_case_per_theme_with_cost_metadata(llm_server: FakeOpenAI, warehouse: Warehouse):
+    result = run(llm_for(llm_server), warehouse)
+    assert result.success
+    cases = warehouse.read_historical_cases([DAY])
+    assert list(cases["theme_rank"]) == [1, 2, 3, 4, 5]
+    for row in cases.itertuples():
+        assert set(row.related_tickers) <= set(row.theme_tickers)
+        assert len(row.narrative["devils_advocate"]) == 3
+        assert row.model == "gpt-4o-mini" and row.prompt_version == "historical_case_v1"
+    # Themes: gainers per market first, liquid stocks only (floor 5e9 KRW), deterministic.
+    market = warehouse.read_market_data([DAY]).set_index("ticker")
+    for tickers in cases["theme_tickers"]:
+        assert all(
+            market.loc[t, "trading_value"] >= 5_000_000_000 and not market.loc[t, "halted"] for t in tickers
+        )
+    assert cases.loc[0, "theme"] == "Top gainers on KOSPI"
+    metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
+    assert metadata["dagster/row_count"].value == 5
+    assert metadata["llm_calls"].value == 5 and metadata["cache_hits"].value == 0
+    assert metadata["input_tokens"].value == llm_server.prompt_tokens
+    assert metadata["estimated_cost_usd"].value > 0
+    assert len(metadata["request_ids"].value) == 5
+    prompt = llm_server.completion_requests[0].body["messages"][1]["content"]
+    assert "trading_value_krw" in prompt and KEY in prompt
+
+
+def test_rerun_with_same_inputs_costs_no_tokens_and_never_duplicates(
+    llm_server: FakeOpenAI, warehouse: Warehouse
+):
+    assert run(llm_for(llm_server), warehouse).success
+    first = warehouse.read_historical_cases([DAY])
+    calls = llm_server.completion_count
+    result = run(llm_for(llm_server), warehouse)
+    assert result.success and llm_server.completion_count == calls
+    metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
+    assert metadata["cache_hits"].value == 5 and metadata["input_tokens"].value == 0
+    again = warehouse.read_historical_cases([DAY])
+    assert len(again) == 5 and list(again["title"]) == list(first["title"])
+    # A different model is a different request: it regenerates.
+    assert run(llm_for(llm_server, model="gpt-4.1-mini"), warehouse).success
+    assert llm_server.completion_count == calls + 5
+
+
+def test_request_hash_changes_with_prompt_version_and_model() -> None:
+    messages = [{"role": "user", "content": "x"}]
+    base = request_hash("m", "historical_case_v1", messages)
+    assert base == request_hash("m", "historical_case_v1", messages)
+    assert base != request_hash("m", "historical_case_v2", messages)
+    assert base != request_hash("m2", "historical_case_v1", messages)
+
+
+def test_theme_calls_run_concurrently(llm_server: FakeOpenAI, warehouse: Warehouse):
+    llm_server.latency = 0.3
+    assert run(llm_for(llm_server), warehouse, {"max_concurrent_calls": 4}).success
+    assert llm_server.max_concurrent >= 3
+
+
+def test_sdk_retries_a_429_and_succeeds(llm_server: FakeOpenAI, warehouse: Warehouse):
+    llm_server.push_faults("rate_limit", "rate_limit")
+    assert run(llm_for(llm_server), warehouse).success
+    assert llm_server.completion_count == 7
+    assert len(warehouse.read_historical_cases([DAY])) == 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("refusal", "the model refused"),
+        ("length", "answer truncated (finish_reason=length)"),
+        ("invalid_json", "answer is not a valid case"),
+        ("schema_violation", "answer is not a valid case"),
+        ("hallucinated_ticker", "ungrounded answer (related_tickers ['999999'] are not among"),
+    ],
+)
+def test_bad_answers_are_retried_then_fail_without_a_partial_day(
+    llm_server: FakeOpenAI, warehouse: Warehouse, fault: str, message: str
+):
+    # One bad answer is retried away.
+    llm_server.push_faults(fault)
+    assert run(llm_for(llm_server), warehouse).success
+    previous = warehouse.read_historical_cases([DAY])
+    # A model that keeps answering badly fails the step after max_attempts; the old day stays.
+    # (Another model, so that the cached answers of the first run do not apply.)
+    llm_server.reset()
+    llm_server.set_fault(fault)
+    result = run(
+        llm_for(llm_server, model="gpt-4.1-mini"), warehouse, {"max_attempts": 2, "max_concurrent_calls": 1}
+    )
+    assert not result.success
+    text = step_failures(result)["historical_cases"]
+    assert message in text and "no valid case after 2 attempts" in text
+    assert "nothing partial was written" in text
+    assert list(warehouse.read_historical_cases([DAY])["title"]) == list(previous["title"])
+
+
+@pytest.mark.parametrize(
+    ("fault", "message", "max_requests"),
+    [
+        ("rate_limit", "kept answering 429 (rate limit or quota) after 2 retries", None),
+        ("server_error", "answered HTTP 500 after 1 retries", None),
+        ("bad_key", "rejected the API key (HTTP 401): check OPENAI_API_KEY", 5),
+        ("hang", "did not answer within 0.5 s", None),
+    ],
+)
+def test_http_faults_fail_the_step_with_what_to_check(
+    llm_server: FakeOpenAI, warehouse: Warehouse, fault: str, message: str, max_requests: int | None
+):
+    llm_server.set_fault(fault)
+    llm_server.hang_seconds = 3
+    retries = 2 if fault == "rate_limit" else (0 if fault == "hang" else 1)
+    llm = llm_for(llm_server, max_retries=retries, timeout_seconds=0.5)
+    result = run(llm, warehouse, {"max_concurrent_calls": 4})
+    assert not result.success
+    text = step_failures(result)["historical_cases"]
+    assert message in text
+    assert llm_server.api_key not in text
+    if max_requests is not None:  # 401 is not retried, by the SDK or by us: at most one request per theme
+        assert llm_server.completion_count <= max_requests
+    assert warehouse.read_historical_cases([DAY]).empty
+
+
+def test_no_key_fails_the_step_naming_openai_api_key(llm_server: FakeOpenAI, warehouse: Warehouse):
+    result = run(LLM(base_url=llm_server.base_url), warehouse)
+    assert not result.success
+    assert "OPENAI_API_KEY is not set" in step_failures(result)["historical_cases"]
+    assert llm_server.completion_count == 0
+
+
+def test_missing_upstream_day_says_to_materialize_market_data(llm_server: FakeOpenAI, warehouse: Warehouse):
+    result = run(llm_for(llm_server), warehouse, partition="2026-11-26")
+    assert "market_data has no rows for 2026-11-26" in step_failures(result)["historical_cases"]
+    assert executed_steps(result) == {"historical_cases"}
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"theme_count": 0}, "theme_count"),
+        ({"min_trading_value_krw": -1}, "min_trading_value_krw"),
+        ({"stocks_per_theme": 9}, "stocks_per_theme"),
+    ],
+)
+def test_invalid_config_is_refused_naming_the_field(
+    llm_server: FakeOpenAI, warehouse: Warehouse, config, field
+):
+    result = run(llm_for(llm_server), warehouse, config)
+    assert not result.success
+    text = step_failures(result)["historical_cases"]
+    assert field in text and ("greater than or equal" in text or "less than or equal" in text)
+    assert llm_server.completion_count == 0

@@ -1,0 +1,93 @@
+"""Partition writes are atomic and idempotent on SQLite and on the real Postgres."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from adelie_assets.resources.krx import COLUMNS
+from adelie_assets.resources.warehouse import Warehouse, WarehouseError, market_data_table
+
+DAY = date(2026, 11, 27)
+HOSTILE = 'Robert\'); DROP TABLE market_data;-- | <script>alert(1)</script> **bold** "q" 한글, comma'
+
+
+def frame(day: date, count: int, name: str = "Co") -> pd.DataFrame:
+    rows = [
+        {
+            "trade_date": day,
+            "ticker": f"{i:06d}",
+            "name": f"{name} {i}",
+            "market": "KOSPI" if i % 2 else "KOSDAQ",
+            "open": 100 + i,
+            "high": 110 + i,
+            "low": 90 + i,
+            "close": 105 + i,
+            "volume": 2**33 + i,
+            "trading_value": 10**12 + i,
+            "change_pct": -1.5,
+            "market_cap": 10**13,
+            "halted": False,
+        }
+        for i in range(count)
+    ]
+    result = pd.DataFrame(rows, columns=COLUMNS)
+    result.loc[0, ["open", "high", "low"]] = None
+    result.loc[0, "halted"] = True
+    return result
+
+
+def test_replace_is_idempotent_and_keeps_other_days(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    other = date(2026, 11, 26)
+    warehouse.replace_market_data([other], frame(other, 3))
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    warehouse.replace_market_data([DAY], frame(DAY, 4))
+    assert len(warehouse.read_market_data([DAY])) == 4
+    assert len(warehouse.read_market_data([other])) == 3
+
+
+def test_values_round_trip_exactly_including_hostile_text_and_big_numbers(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    data = frame(DAY, 3)
+    data.loc[1, "name"] = HOSTILE
+    warehouse.replace_market_data([DAY], data)
+    stored = warehouse.read_market_data([DAY]).set_index("ticker")
+    assert stored.loc["000001", "name"] == HOSTILE
+    assert stored.loc["000001", "volume"] == 2**33 + 1
+    assert stored.loc["000000", "halted"] and pd.isna(stored.loc["000000", "open"])
+    assert stored.loc["000002", "change_pct"] == -1.5
+    with sa.create_engine(warehouse_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(market_data_table)).scalar_one() == 3
+
+
+def test_failed_write_leaves_previous_rows(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    broken = frame(DAY, 6)
+    broken.loc[5, "ticker"] = broken.loc[4, "ticker"]  # duplicate key: the load fails mid-way
+    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError differs per database
+        warehouse.replace_market_data([DAY], broken)
+    stored = warehouse.read_market_data([DAY])
+    assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
+
+
+def test_malformed_url_names_the_variable_without_echoing_it() -> None:
+    with pytest.raises(WarehouseError) as excinfo:
+        Warehouse(url="not a url:// s3cr3t").engine()
+    assert "ADELIE_WAREHOUSE_URL is not a valid SQLAlchemy URL" in str(excinfo.value)
+    assert "s3cr3t" not in str(excinfo.value)
+
+
+def test_unsupported_driver_is_named() -> None:
+    with pytest.raises(WarehouseError, match="unsupported driver 'mysql'"):
+        Warehouse(url="mysql://u:p@localhost/db").engine()
+
+
+def test_unreachable_postgres_says_what_to_check_and_hides_password() -> None:
+    with pytest.raises(WarehouseError) as excinfo:
+        Warehouse(url="postgresql://adelie:hunter2@127.0.0.1:1/warehouse").engine()
+    message = str(excinfo.value)
+    assert "Cannot reach the warehouse at postgresql://adelie:***@127.0.0.1:1/warehouse" in message
+    assert "Check ADELIE_WAREHOUSE_URL" in message and "hunter2" not in message
