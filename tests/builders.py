@@ -59,3 +59,19 @@ def step_failures(result: object) -> dict[str, str]:
 
 def executed_steps(result: object) -> set[str]:
     return {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}  # type: ignore[attr-defined]
+
+
+def krx_for(fake: object, **overrides: object) -> object:
+    """A KRX resource pointed at a running FakeKrx, with test-sized timeouts and no polite delay."""
+    from adelie_assets.resources.krx import KRX
+
+    settings: dict[str, object] = {
+        "krx_id": "demo-user",
+        "krx_pw": "demo-pass",
+        "base_url": fake.url,  # type: ignore[attr-defined]
+        "delay_seconds": 0.0,
+        "timeout_seconds": 2.0,
+        "retry_backoff_seconds": 0.05,
+    }
+    settings.update(overrides)
+    return KRX(**settings)

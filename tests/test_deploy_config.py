@@ -123,37 +123,20 @@ def test_workspaces_load_with_dagsters_own_schema() -> None:
 
 
 def test_dagster_yaml_passes_instance_schema_and_storage_schemas() -> None:
-    from dagster._config import validate_config
     from dagster._core.instance.config import dagster_instance_config
-    from dagster_postgres.event_log import PostgresEventLogStorage
-    from dagster_postgres.run_storage import PostgresRunStorage
-    from dagster_postgres.schedule_storage import PostgresScheduleStorage
+
+    from adelie_assets import instance_storage
 
     # Runs Dagster's own checks, including the `concurrency` vs run_coordinator conflicts.
     config, custom_class = dagster_instance_config(str(REPO), "dagster.yaml")
     assert custom_class is None
-
     storages = {
-        "run_storage": PostgresRunStorage,
-        "event_log_storage": PostgresEventLogStorage,
-        "schedule_storage": PostgresScheduleStorage,
+        "run_storage": instance_storage.EnvRunStorage,
+        "event_log_storage": instance_storage.EnvEventLogStorage,
+        "schedule_storage": instance_storage.EnvScheduleStorage,
     }
     for key, cls in storages.items():
-        block = config[key]
-        assert (block["module"], block["class"]) == (cls.__module__.rsplit(".", 1)[0], cls.__name__), key
-        result = validate_config(cls.config_type(), block["config"])
-        assert result.success, f"{key}: {[e.message for e in result.errors or []]}"
-        pg = block["config"]["postgres_db"]
-        # SQLAlchemy 2.1 resolves bare postgresql:// to psycopg 3, which is not installed.
-        assert pg["scheme"] == "postgresql+psycopg2", key
-        assert pg == {
-            "scheme": "postgresql+psycopg2",
-            "hostname": {"env": "DAGSTER_PG_HOST"},
-            "port": {"env": "DAGSTER_PG_PORT"},
-            "username": {"env": "DAGSTER_PG_USER"},
-            "password": {"env": "DAGSTER_PG_PASSWORD"},
-            "db_name": {"env": "DAGSTER_PG_DB"},
-        }, f"{key}: every connection field must come from DAGSTER_PG_* (no literals)"
+        assert (config[key]["module"], config[key]["class"]) == (cls.__module__, cls.__name__), key
 
     assert config["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert config["telemetry"] == {"enabled": False}
@@ -170,6 +153,39 @@ def test_local_dev_with_empty_dagster_home_uses_sqlite(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with DagsterInstance.get() as instance:
         assert isinstance(instance.run_storage, SqliteRunStorage)
+
+
+def test_this_dagster_yaml_without_postgres_variables_uses_sqlite_under_dagster_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dagster dev` at the repository root reads this file; with no DAGSTER_PG_* it must still work."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with DagsterInstance.get() as instance:
+        assert isinstance(instance.run_storage, SqliteRunStorage)
+        assert isinstance(instance.event_log_storage, SqliteEventLogStorage)
+        assert instance.get_runs_count() == 0
+    assert (tmp_path / "history" / "runs.db").exists()
+
+
+def test_partial_postgres_settings_are_an_error_not_a_silent_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import DagsterInstance
+
+    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+    monkeypatch.delenv("DAGSTER_PG_USER", raising=False)
+    monkeypatch.setenv("DAGSTER_PG_DB", "dagster")
+    with pytest.raises(Exception, match="DAGSTER_PG_HOST is set but DAGSTER_PG_USER not"):
+        DagsterInstance.get()
 
 
 # --------------------------------------------------------------------------------------------------
