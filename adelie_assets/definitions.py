@@ -9,7 +9,7 @@ from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.pipeline.jobs import daily_pipeline
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
-from adelie_assets.resources.env import optional_env
+from adelie_assets.resources.env import float_env, optional_env
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import DEFAULT_MODEL, LLM
 from adelie_assets.resources.warehouse import Warehouse
@@ -21,6 +21,8 @@ def build_resources() -> dict[str, object]:
             krx_id=optional_env("KRX_ID"),
             krx_pw=optional_env("KRX_PW"),
             base_url=optional_env("ADELIE_KRX_URL"),
+            delay_seconds=float_env("ADELIE_KRX_DELAY_SECONDS", 1.0),
+            timeout_seconds=float_env("ADELIE_KRX_TIMEOUT_SECONDS", 30.0),
         ),
         "llm": LLM(
             api_key=optional_env("OPENAI_API_KEY"),
