@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint demo dev clean
+.PHONY: setup test lint demo demo-ui dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: lint
 
 demo: setup
 	$(BIN)/python -m adelie_assets.demo
+
+demo-ui: setup
+	DAGSTER_HOME=$(CURDIR)/.adelie/demo/dagster_home ADELIE_STATE_DIR=$(CURDIR)/.adelie/demo \
+		$(BIN)/dagster dev -w workspace.yaml
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml

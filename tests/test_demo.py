@@ -1,0 +1,35 @@
+"""The README's demo command works offline, from a fresh state directory, and labels its output."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KRX_", "OPENAI_", "ADELIE_", "DAGSTER_"))
+    }
+    state = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adelie_assets.demo", "--days", "2", "--state-dir", str(state)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.startswith("== DEMO DATA")
+    assert out.count("market_data rows (KOSPI 917, KOSDAQ 1471), 5 themes") == 2
+    assert f"DAGSTER_HOME={state / 'dagster_home'}" in out
+    with sqlite3.connect(state / "warehouse.sqlite") as db:
+        assert db.execute("select count(*) from market_data").fetchone()[0] == 2 * 2388
+        assert db.execute("select count(*) from historical_cases").fetchone()[0] == 10
+    # The runs are in Dagster's default SQLite instance under the demo's DAGSTER_HOME, tagged as demo.
+    assert (state / "dagster_home" / "history" / "runs.db").exists()
+    with sqlite3.connect(state / "dagster_home" / "history" / "runs.db") as db:
+        tags = db.execute("select value from run_tags where key = 'adelie/demo'").fetchall()
+    assert tags == [("true",), ("true",)]
