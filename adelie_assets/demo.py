@@ -121,9 +121,8 @@ def _print_summary(days: list[date], state: Path) -> None:
             f"KOSDAQ {by_market.get('KOSDAQ', 0)}), {len(day_cases)} themes"
         )
         for case in day_cases.itertuples():
-            print(
-                f"   {case.theme_rank}. [{case.theme}] {case.title} ({case.event_year}; {', '.join(case.related_tickers)})"
-            )
+            tickers = ", ".join(case.related_tickers)
+            print(f"   {case.theme_rank}. [{case.theme}] {case.title} ({case.event_year}; {tickers})")
 
 
 if __name__ == "__main__":
