@@ -202,3 +202,51 @@ def test_invalid_config_is_refused_naming_the_field(
     text = step_failures(result)["historical_cases"]
     assert field in text and ("greater than or equal" in text or "less than or equal" in text)
     assert llm_server.completion_count == 0
+
+
+BATCH = {"llm_mode": "batch", "batch_poll_seconds": 0.05, "batch_timeout_seconds": 10}
+
+
+def test_batch_mode_writes_the_same_validated_cases_at_half_the_price(
+    llm_server: FakeOpenAI, warehouse: Warehouse
+):
+    result = run(llm_for(llm_server), warehouse, BATCH)
+    assert result.success
+    cases = warehouse.read_historical_cases([DAY])
+    assert len(cases) == 5
+    assert all(
+        set(r) <= set(t) for r, t in zip(cases["related_tickers"], cases["theme_tickers"], strict=True)
+    )
+    assert llm_server.completion_count == 0 and llm_server.batch_line_count == 5
+    metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
+    tokens_in, tokens_out = metadata["input_tokens"].value, metadata["output_tokens"].value
+    full_price = llm_for(llm_server).estimated_cost_usd(tokens_in, tokens_out)
+    assert metadata["estimated_cost_usd"].value == pytest.approx(full_price / 2, rel=1e-3)
+    # The batch answers fill the same cache: a sync re-run costs nothing.
+    assert run(llm_for(llm_server), warehouse).success and llm_server.completion_count == 0
+
+
+def test_batch_lines_are_judged_like_sync_answers_and_retried_in_a_new_round(
+    llm_server: FakeOpenAI, warehouse: Warehouse
+):
+    llm_server.push_faults("hallucinated_ticker", "refusal")
+    assert run(llm_for(llm_server), warehouse, BATCH).success
+    assert llm_server.batch_line_count == 7  # 5 lines, then a second round for the 2 bad ones
+    assert len(warehouse.read_historical_cases([DAY])) == 5
+
+
+def test_batch_that_keeps_failing_stores_nothing(llm_server: FakeOpenAI, warehouse: Warehouse):
+    llm_server.set_fault("invalid_json")
+    result = run(llm_for(llm_server), warehouse, {**BATCH, "max_attempts": 2})
+    assert not result.success
+    text = step_failures(result)["historical_cases"]
+    assert "no valid case after 2 attempts" in text and "answer is not a valid case" in text
+    assert warehouse.read_historical_cases([DAY]).empty
+
+
+def test_batch_that_does_not_finish_in_time_is_cancelled(llm_server: FakeOpenAI, warehouse: Warehouse):
+    llm_server.batch_delay = 30
+    result = run(llm_for(llm_server), warehouse, {**BATCH, "batch_timeout_seconds": 0.3})
+    assert not result.success
+    assert "did not finish within 0.3 s and was cancelled" in step_failures(result)["historical_cases"]
+    assert warehouse.read_historical_cases([DAY]).empty

@@ -4,6 +4,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import date
+from typing import Literal
 
 import pandas as pd
 from dagster import (
@@ -20,6 +21,7 @@ from pydantic import Field
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.defs.cases.batch import generate_cases_batch
 from adelie_assets.defs.cases.generate import (
     PROMPT_VERSION,
     CaseGenerationError,
@@ -70,6 +72,16 @@ class HistoricalCasesConfig(Config):
         description="Tries per theme for refusals, truncation, invalid or ungrounded answers.",
     )
     max_concurrent_calls: int = Field(default=4, ge=1, le=16, description="LLM calls in flight at once.")
+    llm_mode: Literal["sync", "batch"] = Field(
+        default="sync",
+        description="sync: chat completions now. batch: the Batch API, half the price, for big backfills.",
+    )
+    batch_poll_seconds: float = Field(default=30.0, gt=0, description="Batch mode: status poll interval.")
+    batch_timeout_seconds: float = Field(
+        default=1500.0,
+        gt=0,
+        description="Batch mode: cancel and fail after this long (keep below the run's dagster/max_runtime).",
+    )
 
 
 def _themes_by_day(
@@ -139,6 +151,35 @@ def _preview(results: list[CaseResult]) -> str:
     return markdown.table(["day", "#", "theme", "title", "year", "tickers"], rows[-30:])
 
 
+def _generate_sync(
+    llm: LLM,
+    work: list[tuple[date, Theme]],
+    cached: dict[tuple[date, int], dict | None],
+    config: HistoricalCasesConfig,
+) -> tuple[list[CaseResult], list[str]]:
+    """Theme calls are independent: run them concurrently, bounded; stop spending once one fails."""
+    results: list[CaseResult] = []
+    failures: list[str] = []
+    with ThreadPoolExecutor(max_workers=config.max_concurrent_calls, thread_name_prefix="llm") as pool:
+        futures = {
+            pool.submit(generate_case, llm, day, theme, config.max_attempts, cached.get((day, theme.rank))): (
+                day,
+                theme,
+            )
+            for day, theme in work
+        }
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()  # once a day is lost, spend no more tokens on themes not yet started
+        done, _ = wait([f for f in futures if not f.cancelled()])
+        for future in done:
+            try:
+                results.append(future.result())
+            except (CaseGenerationError, LlmError) as exc:
+                failures.append(str(exc))
+    return results, failures
+
+
 @asset(
     partitions_def=trading_day_partitions,
     deps=[market_data],
@@ -168,34 +209,28 @@ def historical_cases(
     cache = warehouse.cached_llm_responses(hashes.values())
     if len(cache) < len(work):
         try:
-            llm.client()  # fail before any thread starts when the key is missing
+            llm.client()  # fail before any request when the key is missing
         except LlmError as exc:
             raise Failure(str(exc), allow_retries=False) from None
+    cached = {item: (cache.get(key) or {}).get("response") for item, key in hashes.items()}
 
     started = time.monotonic()
-    results: list[CaseResult] = []
-    failures: list[str] = []
-    with ThreadPoolExecutor(max_workers=config.max_concurrent_calls, thread_name_prefix="llm") as pool:
-        futures = {
-            pool.submit(
-                generate_case,
+    if config.llm_mode == "batch":
+        try:
+            results, failures = generate_cases_batch(
                 llm,
-                day,
-                theme,
+                work,
+                cached,
                 config.max_attempts,
-                (cache.get(hashes[(day, theme.rank)]) or {}).get("response"),
-            ): (day, theme)
-            for day, theme in work
-        }
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()  # once a day is lost, spend no more tokens on the themes not yet started
-        done, _ = wait([f for f in futures if not f.cancelled()])
-        for future in done:
-            try:
-                results.append(future.result())
-            except (CaseGenerationError, LlmError) as exc:
-                failures.append(str(exc))
+                config.batch_poll_seconds,
+                config.batch_timeout_seconds,
+            )
+        except LlmError as exc:
+            raise Failure(
+                f"historical_cases not stored (nothing was written): {exc}", allow_retries=False
+            ) from None
+    else:
+        results, failures = _generate_sync(llm, work, cached, config)
     llm_seconds = time.monotonic() - started
 
     fresh = [r for r in results if not r.cached]
@@ -247,7 +282,13 @@ def historical_cases(
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "tokens_by_model": MetadataValue.json(dict(tokens_by_model)),
-            "estimated_cost_usd": round(llm.estimated_cost_usd(input_tokens, output_tokens), 6),
+            # The Batch API bills half the synchronous price.
+            "estimated_cost_usd": round(
+                llm.estimated_cost_usd(input_tokens, output_tokens)
+                * (0.5 if config.llm_mode == "batch" else 1),
+                6,
+            ),
+            "llm_mode": config.llm_mode,
             "request_ids": MetadataValue.json(sorted(i for r in fresh for i in r.request_ids)),
             "llm_seconds": round(llm_seconds, 3),
             "model": llm.model,

@@ -85,10 +85,37 @@ class CaseResult:
     request_ids: list[str] = field(default_factory=list)
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error.get("loc", ())) or "answer"
     return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def judge_answer(parsed: HistoricalCase | None, refusal: str | None, allowed: set[str]) -> str | None:
+    """Why a parsed answer cannot be stored, or None when it can. Shared by the sync and batch paths."""
+    if refusal or parsed is None:
+        return f"the model refused ({(refusal or 'no content')[:120]})"
+    try:
+        check_grounding(parsed, allowed)
+    except GroundingError as exc:
+        return f"ungrounded answer ({exc})"
+    return None
+
+
+def from_cache(
+    llm: LLM, day: date, theme: Theme, cached_response: dict[str, Any] | None
+) -> tuple[CaseResult | None, str, list[dict[str, str]]]:
+    """The cached case for this exact request, if any, plus the request's hash and messages."""
+    messages = render_messages(theme, day)
+    key = request_hash(llm.model, PROMPT_VERSION, messages)
+    if cached_response is not None:
+        try:
+            case = HistoricalCase.model_validate(cached_response)
+            if judge_answer(case, None, set(theme.tickers)) is None:
+                return CaseResult(day, theme, case, key, llm.model, cached=True), key, messages
+        except ValidationError:
+            pass  # a cache entry from looser rules: ask again
+    return None, key, messages
 
 
 def generate_case(
@@ -105,16 +132,10 @@ def generate_case(
     """
     import openai
 
-    messages = render_messages(theme, day)
-    key = request_hash(llm.model, PROMPT_VERSION, messages)
+    cached, key, messages = from_cache(llm, day, theme, cached_response)
+    if cached is not None:
+        return cached
     allowed = set(theme.tickers)
-    if cached_response is not None:
-        try:
-            case = HistoricalCase.model_validate(cached_response)
-            check_grounding(case, allowed)
-            return CaseResult(day, theme, case, key, llm.model, cached=True)
-        except (ValidationError, GroundingError):
-            pass  # a cache entry from looser rules: ask again
     result = CaseResult(day, theme, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
     problems: list[str] = []
     for attempt in range(1, max_attempts + 1):
@@ -129,26 +150,23 @@ def generate_case(
             problems.append(f"attempt {attempt}: answer truncated (finish_reason=length)")
             continue
         except ValidationError as exc:
-            problems.append(f"attempt {attempt}: answer is not a valid case ({_first_error(exc)})")
+            problems.append(f"attempt {attempt}: answer is not a valid case ({first_error(exc)})")
             continue
         result.input_tokens += answer.input_tokens
         result.output_tokens += answer.output_tokens
         result.model = answer.model
         if answer.request_id:
             result.request_ids.append(answer.request_id)
-        if answer.refusal or answer.parsed is None:
-            problems.append(
-                f"attempt {attempt}: the model refused ({(answer.refusal or 'no content')[:120]})"
-            )
-            continue
-        try:
-            check_grounding(answer.parsed, allowed)
-        except GroundingError as exc:
-            problems.append(f"attempt {attempt}: ungrounded answer ({exc})")
+        problem = judge_answer(answer.parsed, answer.refusal, allowed)
+        if problem:
+            problems.append(f"attempt {attempt}: {problem}")
             continue
         result.case = answer.parsed
         return result
-    raise CaseGenerationError(
-        f"{day} theme {theme.rank} '{theme.label}': no valid case after {max_attempts} attempts: "
-        + "; ".join(problems)
+    raise CaseGenerationError(give_up_message(day, theme, max_attempts, problems))
+
+
+def give_up_message(day: date, theme: Theme, attempts: int, problems: list[str]) -> str:
+    return f"{day} theme {theme.rank} '{theme.label}': no valid case after {attempts} attempts: " + "; ".join(
+        problems
     )
