@@ -1,0 +1,66 @@
+"""The code location loads with no credentials, never imports pykrx/openai, and validates from the CLI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["ADELIE_STATE_DIR"] = str(tmp_path / "state")
+    return env
+
+
+def test_import_loads_no_pykrx_no_openai_and_calls_nothing(tmp_path: Path) -> None:
+    code = (
+        "import sys, socket\n"
+        "def no_network(*a, **k): raise AssertionError('loading code must not open connections')\n"
+        "socket.socket.connect = no_network\n"
+        "import adelie_assets.definitions as d\n"
+        "d.defs.get_repository_def().get_all_jobs()\n"
+        "heavy = [m for m in ('pykrx', 'openai', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok"
+
+
+def test_dagster_definitions_validate_with_no_env_at_the_repo_root(tmp_path: Path) -> None:
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate"],
+        env=clean_env(tmp_path),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_definitions_hold_the_product() -> None:
+    from adelie_assets.definitions import defs
+
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"market_data", "historical_cases"}
+    parents = graph.get(AssetKey("historical_cases")).parent_keys
+    assert {k.to_user_string() for k in parents} == {"market_data"}
+    assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
