@@ -15,6 +15,7 @@ from dagster import (
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.warehouse import Warehouse
 
@@ -62,6 +63,7 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
 @asset(
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
+    freshness_policy=MARKET_DATA_FRESHNESS,
     pool="krx",
     group_name="market",
     kinds={"python", "sql"},
@@ -77,6 +79,7 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
     # Every key is checked before the first KRX call: a bad range costs no requests.
     days = [parse_partition_key(key) for key in context.partition_keys]
     rows_by_market: dict[str, int] = {}
+    rows_by_day: dict[str, int] = {}
     halted = 0
     krx_seconds = 0.0
     last_frame = pd.DataFrame()
@@ -85,6 +88,7 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
         frame = krx.fetch_day(day)
         krx_seconds += time.monotonic() - started
         warehouse.replace_market_data([day], frame)
+        rows_by_day[day.isoformat()] = len(frame)
         context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
         for market, count in frame["market"].value_counts().items():
             rows_by_market[str(market)] = rows_by_market.get(str(market), 0) + int(count)
@@ -96,6 +100,9 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
         "dagster/row_count": total,
         "dagster/column_schema": MARKET_DATA_SCHEMA,
         "days": len(days),
+        # A range run (backfill) records the same metadata on each of its partitions: the totals
+        # above are the run's; this map says what each day got.
+        "rows_by_day": MetadataValue.json(rows_by_day),
         "rows_kospi": rows_by_market.get("KOSPI", 0),
         "rows_kosdaq": rows_by_market.get("KOSDAQ", 0),
         "halted_tickers": halted,
