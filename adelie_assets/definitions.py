@@ -6,7 +6,11 @@ Loading must never call KRX or OpenAI and must work with no credentials set.
 from dagster import Definitions
 
 from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.market.checks import market_data_checks
+from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
+from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
 from adelie_assets.defs.pipeline.jobs import daily_pipeline
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.resources.env import float_env, optional_env
@@ -35,7 +39,9 @@ def build_resources() -> dict[str, object]:
 
 defs = Definitions(
     assets=[market_data, historical_cases],
+    asset_checks=[*market_data_checks, *historical_cases_checks],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
+    sensors=[alert_on_run_failure, catch_up_missed_days],
     resources=build_resources(),
 )

@@ -31,6 +31,7 @@ from adelie_assets.defs.cases.generate import (
     request_hash,
 )
 from adelie_assets.defs.cases.themes import MAX_THEMES, Theme, select_themes
+from adelie_assets.defs.freshness import HISTORICAL_CASES_FRESHNESS
 from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
 from adelie_assets.resources.llm import LLM, LlmError
 from adelie_assets.resources.warehouse import Warehouse
@@ -184,6 +185,7 @@ def _generate_sync(
     partitions_def=trading_day_partitions,
     deps=[market_data],
     backfill_policy=BACKFILL_POLICY,
+    freshness_policy=HISTORICAL_CASES_FRESHNESS,
     pool="llm",
     group_name="cases",
     kinds={"openai", "sql"},

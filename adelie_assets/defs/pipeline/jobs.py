@@ -5,9 +5,12 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 # In-process: two small steps run in ~4 s instead of ~12 s with a process per step.
 daily_pipeline = define_asset_job(
     name="daily_pipeline",
+    # AssetSelection.assets() includes the assets' checks (verified on 1.13): the blocking checks of
+    # market_data run before historical_cases and a failed one keeps it from running.
     selection=AssetSelection.assets("market_data", "historical_cases"),
     executor_def=in_process_executor,
     description=(
-        "market_data then historical_cases for one KRX trading day; a failed step skips what depends on it."
+        "market_data, its checks, then historical_cases and its checks for one KRX trading day; a failed "
+        "step or blocking check skips what depends on it."
     ),
 )

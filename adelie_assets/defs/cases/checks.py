@@ -1,0 +1,224 @@
+"""Data-quality checks of `historical_cases`, read back from the warehouse for the checked day(s).
+
+All four are blocking with severity ERROR. Nothing is downstream of `historical_cases` yet, but a
+failed blocking check fails the run, which is what raises the failure alert and what a future
+consumer of the cases would be gated on. How partitioned checks work in Dagster 1.13 is described
+in `adelie_assets/defs/market/checks.py`.
+
+The expected case count is recomputed, not stored: `select_themes` over the day's `market_data`
+rows with the config that `historical_cases` ran with in this run (`ops.historical_cases.config` of
+the run config), or the defaults of `HistoricalCasesConfig` when the check runs on its own. The
+theme selection is deterministic, so this is exactly the count the asset had to write. A check run
+on its own after a materialization with non-default config must be given the same config in
+its run config (`ops.historical_cases.config`) to agree.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from dagster import AssetCheckExecutionContext, AssetChecksDefinition, asset_check
+
+from adelie_assets.calendar import trading_day_partitions
+from adelie_assets.defs.cases.assets import HistoricalCasesConfig, historical_cases
+from adelie_assets.defs.cases.themes import select_themes
+from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.market.checks import CheckEvent, Verdict, checked_days, day_results, examples
+from adelie_assets.resources.warehouse import Warehouse
+
+REQUIRED_TEXT = ("theme", "title", "summary", "key_insight", "model", "prompt_version", "request_hash")
+REQUIRED_LISTS = ("theme_tickers", "related_tickers", "glossary")
+NARRATIVE_PARTS = (
+    "background",
+    "mirrors_today",
+    "differs_from_today",
+    "devils_advocate",
+    "what_happened_next",
+    "investor_takeaway",
+)
+
+
+def run_config(context: AssetCheckExecutionContext) -> HistoricalCasesConfig:
+    ops = (context.run.run_config or {}).get("ops", {})
+    return HistoricalCasesConfig(**(ops.get("historical_cases", {}).get("config") or {}))
+
+
+def _json(value: Any) -> Any:
+    # SQLite hands JSON columns back as text when written by other clients.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _cases_by_day(warehouse: Warehouse, days: list[date]) -> dict[date, pd.DataFrame]:
+    frame = warehouse.read_historical_cases(days)
+    if frame.empty:
+        return {day: frame for day in days}
+    return {day: frame[frame["trade_date"] == day] for day in days}
+
+
+def _market_by_day(warehouse: Warehouse, days: list[date]) -> dict[date, pd.DataFrame]:
+    frame = warehouse.read_market_data(days)
+    if frame.empty:
+        return {day: frame for day in days}
+    return {day: frame[frame["trade_date"] == day] for day in days}
+
+
+# --- the verdicts (pure) -----------------------------------------------------------------------
+
+
+def case_count_verdict(cases: pd.DataFrame, market: pd.DataFrame, config: HistoricalCasesConfig) -> Verdict:
+    expected = (
+        len(select_themes(market, config.theme_count, config.stocks_per_theme, config.min_trading_value_krw))
+        if not market.empty
+        else 0
+    )
+    metadata: dict[str, object] = {
+        "cases": len(cases),
+        "expected": expected,
+        "theme_count": config.theme_count,
+        "min_trading_value_krw": config.min_trading_value_krw,
+    }
+    if market.empty:
+        return Verdict(
+            False, "market_data has no rows for this day: the cases have nothing to stand on.", metadata
+        )
+    if len(cases) != expected or expected == 0:
+        return Verdict(
+            False,
+            f"{len(cases)} cases stored, {expected} themes selected from the day's market_data: "
+            "the stored cases do not match the day's themes. Re-materialize historical_cases.",
+            metadata,
+        )
+    return Verdict(True, f"{len(cases)} cases, one per selected theme.", metadata)
+
+
+def related_tickers_verdict(cases: pd.DataFrame, market: pd.DataFrame) -> Verdict:
+    known = set(market["ticker"]) if not market.empty else set()
+    referenced = {str(t) for tickers in cases["related_tickers"] for t in (_json(tickers) or [])}
+    unknown = pd.Series(sorted(referenced - known), dtype=str)
+    metadata: dict[str, object] = {
+        "cases": len(cases),
+        "related_tickers": len(referenced),
+        "unknown_tickers": len(unknown),
+    }
+    if len(unknown):
+        metadata["examples"] = examples(unknown)
+        return Verdict(
+            False,
+            f"{len(unknown)} related tickers are not in the day's market_data: {examples(unknown)}.",
+            metadata,
+        )
+    return Verdict(True, f"All {len(referenced)} related tickers are in the day's market_data.", metadata)
+
+
+def unique_titles_verdict(cases: pd.DataFrame) -> Verdict:
+    titles = cases["title"].astype(str).str.strip().str.casefold()
+    repeated = cases.loc[titles.duplicated(keep=False), "title"].drop_duplicates()
+    metadata: dict[str, object] = {"cases": len(cases), "repeated_titles": len(repeated)}
+    if len(repeated):
+        metadata["examples"] = examples(repeated)
+        return Verdict(False, f"Several cases of the day share a title: {examples(repeated)}.", metadata)
+    return Verdict(True, f"{len(cases)} distinct titles.", metadata)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or not str(value).strip()
+
+
+def _missing_fields(case: pd.Series) -> list[str]:
+    missing = [name for name in REQUIRED_TEXT if _blank(case.get(name))]
+    missing += [name for name in REQUIRED_LISTS if not _json(case.get(name))]
+    narrative = _json(case.get("narrative")) or {}
+    missing += [f"narrative.{part}" for part in NARRATIVE_PARTS if not narrative.get(part)]
+    return missing
+
+
+def required_fields_verdict(cases: pd.DataFrame) -> Verdict:
+    problems = {
+        f"#{int(case['theme_rank'])}": missing
+        for _, case in cases.iterrows()
+        if (missing := _missing_fields(case))
+    }
+    metadata: dict[str, object] = {"cases": len(cases), "incomplete_cases": len(problems)}
+    if problems:
+        detail = "; ".join(f"case {rank}: {', '.join(fields)}" for rank, fields in problems.items())
+        metadata["missing"] = detail
+        return Verdict(False, f"{len(problems)} cases have empty required fields ({detail}).", metadata)
+    return Verdict(True, f"All {len(cases)} cases have every required field.", metadata)
+
+
+# --- the checks --------------------------------------------------------------------------------
+
+
+def _cases_check(
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    verdict: Callable[[pd.DataFrame, pd.DataFrame], Verdict],
+    with_market: bool = True,
+) -> Iterator[CheckEvent]:
+    days = checked_days(context)
+    cases = _cases_by_day(warehouse, days)
+    market = _market_by_day(warehouse, days) if with_market else dict.fromkeys(days, pd.DataFrame())
+    yield from day_results(context, {day: verdict(cases[day], market[day]) for day in days})
+
+
+@asset_check(
+    asset=historical_cases,
+    name="expected_case_count",
+    blocking=True,
+    partitions_def=trading_day_partitions,
+    additional_deps=[market_data],
+    description="One case per theme that select_themes picks from the day's market_data (run's config).",
+)
+def expected_case_count(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
+    config = run_config(context)
+    yield from _cases_check(
+        context, warehouse, lambda cases, market: case_count_verdict(cases, market, config)
+    )
+
+
+@asset_check(
+    asset=historical_cases,
+    name="related_tickers_exist",
+    blocking=True,
+    partitions_def=trading_day_partitions,
+    additional_deps=[market_data],
+    description="Every related ticker of every case is a ticker of that day's market_data.",
+)
+def related_tickers_exist(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
+    yield from _cases_check(context, warehouse, related_tickers_verdict)
+
+
+@asset_check(
+    asset=historical_cases,
+    name="unique_titles",
+    blocking=True,
+    partitions_def=trading_day_partitions,
+    description="No two cases of the same day share a title (case and surrounding spaces ignored).",
+)
+def unique_titles(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
+    yield from _cases_check(
+        context, warehouse, lambda cases, _: unique_titles_verdict(cases), with_market=False
+    )
+
+
+@asset_check(
+    asset=historical_cases,
+    name="required_fields",
+    blocking=True,
+    partitions_def=trading_day_partitions,
+    description="Title, summary, key insight, narrative parts, related tickers and glossary are non-empty.",
+)
+def required_fields(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
+    yield from _cases_check(
+        context, warehouse, lambda cases, _: required_fields_verdict(cases), with_market=False
+    )
+
+
+historical_cases_checks: list[AssetChecksDefinition] = [
+    expected_case_count,
+    related_tickers_exist,
+    unique_titles,
+    required_fields,
+]

@@ -1,0 +1,217 @@
+"""Missed-day catch-up: request `daily_pipeline` runs for recent trading days that have no cases.
+
+Every 15 minutes the sensor looks at the KRX trading days of the last ADELIE_CATCH_UP_DAYS calendar
+days (default 10; 0 switches it off) and requests a run, oldest day first, for each day that is
+
+* final: KRX's data is final (D 18:00 KST, `calendar.is_final` / `parse_partition_key` with the
+  sensor's clock `now()`), and the 08:00 KST schedule has had its turn at it (its first tick after
+  D plus SCHEDULE_GRACE), so the sensor never races the schedule for the same day;
+* not done: `historical_cases`, the last asset of the job, has no materialization for D;
+* not in flight: no queued, starting or started run carries D as its partition (or its range);
+* not failing: its last run did not fail (or get canceled) less than FAILED_RUN_COOLDOWN ago, and
+  it has had fewer than MAX_FAILED_RUNS failed runs. A day that keeps failing (bad credentials,
+  a KRX answer the checks reject) is left to a human, who has its failure alerts; the skip is
+  logged on every tick. Only runs tagged with the single partition count as attempts.
+
+Run keys are `catch-up-<day>` and, after N failed runs of that day, `catch-up-<day>-retry-<N>`: the
+daemon never launches the same key twice, and a retry gets a new key.
+
+Nothing is requested while `historical_cases` has never been materialized on this instance: the
+sensor fills holes in a history, it does not bootstrap one (that is a backfill), so a fresh
+`dagster dev` does not start a week of KRX and LLM runs by itself. Because of this guard and the
+rules above, the sensor is RUNNING by default.
+"""
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRecord,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from adelie_assets.calendar import (
+    FIRST_TRADING_DAY,
+    KST,
+    PARTITION_KEY_FORMAT,
+    PartitionKeyError,
+    is_final,
+    parse_partition_key,
+    trading_days,
+)
+from adelie_assets.defs.pipeline.jobs import daily_pipeline
+
+SENSOR_NAME = "catch_up_missed_days"
+CATCH_UP_DAYS_ENV = "ADELIE_CATCH_UP_DAYS"
+DEFAULT_CATCH_UP_DAYS = 10
+LAST_ASSET = AssetKey("historical_cases")
+SCHEDULE_TIME = time(8, 0)
+# The 08:00 run is created within seconds and then counts as in flight; half an hour also covers
+# a daemon that was briefly down at 08:00.
+SCHEDULE_GRACE = timedelta(minutes=30)
+FAILED_RUN_COOLDOWN = timedelta(hours=6)
+MAX_FAILED_RUNS = 3
+
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+UNSUCCESSFUL = [DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+
+
+def now() -> datetime:
+    """The sensor's clock (tests replace it)."""
+    return datetime.now(KST)
+
+
+def catch_up_days() -> int:
+    raw = os.environ.get(CATCH_UP_DAYS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CATCH_UP_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(
+            f"{CATCH_UP_DAYS_ENV} must be a whole number of days >= 0 (0 switches catch-up off), not {raw!r}."
+        )
+    return days
+
+
+def scheduled_at(day: date) -> datetime:
+    """The schedule's first tick that targets `day`: 08:00 KST on the next weekday after it."""
+    tick = day + timedelta(days=1)
+    while tick.weekday() >= 5:
+        tick += timedelta(days=1)
+    return datetime.combine(tick, SCHEDULE_TIME, tzinfo=KST)
+
+
+def due_days(current: datetime, lookback_days: int) -> list[date]:
+    """Trading days of the lookback window whose data is final and whose scheduled run is past."""
+    start = max(current.astimezone(KST).date() - timedelta(days=lookback_days), FIRST_TRADING_DAY)
+    due = []
+    for day in trading_days(start, current.astimezone(KST).date()):
+        if not is_final(day, current) or current < scheduled_at(day) + SCHEDULE_GRACE:
+            continue
+        try:
+            parse_partition_key(day.strftime(PARTITION_KEY_FORMAT), current)
+        except PartitionKeyError:
+            continue
+        due.append(day)
+    return due
+
+
+def _covered_keys(records: Iterable[RunRecord], keys: Sequence[str]) -> set[str]:
+    covered: set[str] = set()
+    for record in records:
+        tags = record.dagster_run.tags
+        if "dagster/partition" in tags:
+            covered.add(tags["dagster/partition"])
+        start = tags.get("dagster/asset_partition_range_start")
+        end = tags.get("dagster/asset_partition_range_end")
+        if start and end:
+            # YYYY-MM-DD keys sort like the days they name.
+            covered.update(key for key in keys if start <= key <= end)
+    return covered
+
+
+@dataclass(frozen=True)
+class Attempts:
+    count: int
+    last_ended: datetime | None
+
+
+def _failed_attempts(instance: DagsterInstance, keys: Sequence[str]) -> dict[str, Attempts]:
+    records = instance.get_run_records(
+        RunsFilter(statuses=UNSUCCESSFUL, tags={"dagster/partition": list(keys)})
+    )
+    attempts: dict[str, Attempts] = {}
+    for record in records:
+        key = record.dagster_run.tags["dagster/partition"]
+        ended = (
+            datetime.fromtimestamp(record.end_time, KST)
+            if record.end_time is not None
+            else record.update_timestamp.astimezone(KST)
+        )
+        previous = attempts.get(key, Attempts(0, None))
+        latest = max(d for d in (previous.last_ended, ended) if d is not None)
+        attempts[key] = Attempts(previous.count + 1, latest)
+    return attempts
+
+
+def plan(
+    instance: DagsterInstance, current: datetime, lookback_days: int, materialized: set[str]
+) -> tuple[list[RunRequest], list[str]]:
+    """The runs to request now, oldest day first, and one line per due day that is left out."""
+    due = [day.strftime(PARTITION_KEY_FORMAT) for day in due_days(current, lookback_days)]
+    missing = [key for key in due if key not in materialized]
+    if not missing:
+        return [], []
+    in_flight = _covered_keys(instance.get_run_records(RunsFilter(statuses=IN_FLIGHT)), missing)
+    attempts = _failed_attempts(instance, missing)
+    requests: list[RunRequest] = []
+    notes: list[str] = []
+    for key in missing:
+        tried = attempts.get(key, Attempts(0, None))
+        if key in in_flight:
+            notes.append(f"{key}: a run is already queued or running")
+        elif tried.count >= MAX_FAILED_RUNS:
+            notes.append(f"{key}: gave up after {tried.count} failed runs; re-run it by hand once fixed")
+        elif tried.last_ended is not None and current - tried.last_ended < FAILED_RUN_COOLDOWN:
+            retry_at = (tried.last_ended + FAILED_RUN_COOLDOWN).astimezone(KST)
+            notes.append(f"{key}: its last run failed; retrying after {retry_at:%Y-%m-%d %H:%M} KST")
+        else:
+            run_key = f"catch-up-{key}" + (f"-retry-{tried.count}" if tried.count else "")
+            requests.append(
+                RunRequest(run_key=run_key, partition_key=key, tags={"adelie/trigger": "catch-up"})
+            )
+    return requests, notes
+
+
+@sensor(
+    name=SENSOR_NAME,
+    job=daily_pipeline,
+    minimum_interval_seconds=15 * 60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        f"Requests daily_pipeline runs, oldest first, for final KRX trading days of the last "
+        f"{CATCH_UP_DAYS_ENV} (default {DEFAULT_CATCH_UP_DAYS}) days that historical_cases lacks and "
+        "that are not in flight or failing repeatedly."
+    ),
+)
+def catch_up_missed_days(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    lookback = catch_up_days()
+    if lookback == 0:
+        return SkipReason(f"Catch-up is off ({CATCH_UP_DAYS_ENV}=0).")
+    current = now()
+    materialized = context.instance.get_materialized_partitions(LAST_ASSET)
+    if not materialized:
+        return SkipReason(
+            "historical_cases has never been materialized on this instance: catch-up fills holes in "
+            "an existing history; start one with the schedule or a backfill."
+        )
+    requests, notes = plan(context.instance, current, lookback, materialized)
+    for note in notes:
+        context.log.info(f"Not requested: {note}.")
+    if not requests:
+        detail = f" Left out: {'; '.join(notes)}." if notes else ""
+        return SkipReason(
+            f"Every final trading day of the last {lookback} days is materialized or accounted for.{detail}"
+        )
+    context.log.info(f"Requesting {', '.join(r.partition_key or '' for r in requests)}.")
+    return SensorResult(run_requests=requests)

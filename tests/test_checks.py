@@ -1,0 +1,385 @@
+"""Asset checks: each passes on good data, fails on the bad data it exists for; blocking ones gate the job."""
+
+import sqlite3
+from datetime import date
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetCheckSeverity,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+)
+
+from adelie_assets.calendar import trading_day_partitions
+from adelie_assets.definitions import defs
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.checks import historical_cases_checks
+from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.market.checks import market_data_checks, unique_keys_verdict
+from adelie_assets.fakes.krx_server import FakeKrx
+from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_assets.resources.krx import KRX
+from adelie_assets.resources.llm import LLM
+from adelie_assets.resources.warehouse import Warehouse
+from tests.builders import executed_steps, krx_for, market_frame
+
+DAY = date(2026, 11, 27)
+KEY = DAY.isoformat()
+PREVIOUS = date(2026, 11, 26)
+MARKET_CHECKS = {
+    "markets_covered",
+    "unique_keys",
+    "prices_consistent",
+    "not_all_zero",
+    "row_count_stable",
+    "within_price_limit",
+}
+CASES_CHECKS = {"expected_case_count", "related_tickers_exist", "unique_titles", "required_fields"}
+WARN_CHECKS = {"row_count_stable", "within_price_limit"}
+
+
+class TamperedKRX(KRX):
+    """The real KRX resource (against the fake), with the day's rows changed before they are stored."""
+
+    tamper: str = "none"
+
+    def fetch_day(self, day: date) -> pd.DataFrame:
+        frame = super().fetch_day(day)
+        traded = frame.index[~frame["halted"]]
+        if self.tamper == "inverted_prices":
+            # KRX swapped high and low for a few tickers: stored as-is, only a check can see it.
+            rows = traded[:7]
+            frame.loc[rows, ["high", "low"]] = frame.loc[rows, ["low", "high"]].to_numpy()
+            frame.loc[rows, "low"] = frame.loc[rows, "high"] + 100
+        elif self.tamper == "beyond_limit":
+            frame.loc[traded[: len(traded) // 20], "change_pct"] = 45.0
+        return frame
+
+
+@pytest.fixture(scope="module")
+def fakes():
+    with FakeKrx() as krx, FakeOpenAI() as llm:
+        yield krx, llm
+
+
+def tampered_krx(fake: FakeKrx, tamper: str) -> TamperedKRX:
+    settings = krx_for(fake)
+    fields = ("krx_id", "krx_pw", "base_url", "delay_seconds", "timeout_seconds", "retry_backoff_seconds")
+    return TamperedKRX(tamper=tamper, **{name: getattr(settings, name) for name in fields})
+
+
+def run_pipeline(fakes, warehouse: Warehouse, key: str = KEY, tamper: str = "none", run_config=None):
+    krx_fake, llm_fake = fakes
+    krx_fake.reset()
+    llm_fake.reset()
+    resources = {
+        "krx": tampered_krx(krx_fake, tamper),
+        "llm": LLM(api_key=llm_fake.api_key, base_url=llm_fake.base_url),
+        "warehouse": warehouse,
+    }
+    return defs.resolve_job_def("daily_pipeline").execute_in_process(
+        partition_key=key,
+        run_config=run_config or {},
+        instance=DagsterInstance.ephemeral(),
+        resources=resources,
+        raise_on_error=False,
+    )
+
+
+def evaluations(result) -> dict[str, list]:
+    """check name -> its evaluations in the run, in order."""
+    found: dict[str, list] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            found.setdefault(evaluation.check_name, []).append(evaluation)
+    return found
+
+
+def only(result, name: str):
+    (evaluation,) = evaluations(result)[name]
+    return evaluation
+
+
+def figures(evaluation) -> dict[str, object]:
+    return {k: v.value for k, v in evaluation.metadata.items()}
+
+
+def run_checks(warehouse: Warehouse, asset, tags: dict[str, str] | None = None):
+    """Only the checks of `asset`, as the UI's "Execute checks" does, for the day(s) in the tags."""
+    job = define_asset_job("checks_only", selection=AssetSelection.checks_for_assets(asset))
+    check_defs = Definitions(
+        assets=[market_data, historical_cases],
+        asset_checks=[*market_data_checks, *historical_cases_checks],
+        jobs=[job],
+        resources={"warehouse": warehouse, "krx": KRX(), "llm": LLM()},
+    )
+    # A check-only job has no asset to infer partitions from, so 1.13 refuses partition_key= here;
+    # the partition tag is what the UI sets.
+    return check_defs.resolve_job_def("checks_only").execute_in_process(
+        tags=tags or {"dagster/partition": KEY},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+# --- definitions ---------------------------------------------------------------------------------
+
+
+def test_checks_are_registered_partitioned_and_in_the_daily_job() -> None:
+    job = defs.resolve_job_def("daily_pipeline")
+    keys = job.asset_layer.asset_graph.asset_check_keys
+    assert {(k.asset_key.to_user_string(), k.name) for k in keys} == {
+        ("market_data", n) for n in MARKET_CHECKS
+    } | {("historical_cases", n) for n in CASES_CHECKS}
+    graph = defs.get_repository_def().asset_graph
+    for key in keys:
+        spec = graph.get_check_spec(key)
+        assert spec.partitions_def == trading_day_partitions
+        assert spec.blocking is (key.name not in WARN_CHECKS)
+
+
+# --- good data: everything passes, through the real job -----------------------------------------
+
+
+def test_a_good_day_passes_every_check_with_its_figures(fakes, warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    warehouse.replace_market_data([PREVIOUS], market_frame(PREVIOUS, per_market=1194))
+    result = run_pipeline(fakes, warehouse)
+    assert result.success
+    found = evaluations(result)
+    assert set(found) == MARKET_CHECKS | CASES_CHECKS
+    for name, (evaluation,) in found.items():
+        assert evaluation.passed, (name, evaluation.description)
+        assert evaluation.partition == KEY and evaluation.metadata
+    assert figures(only(result, "markets_covered"))["rows_kosdaq"] == 1471
+    assert figures(only(result, "row_count_stable"))["previous_rows"] == 2388
+    assert figures(only(result, "expected_case_count"))["expected"] == 5
+    assert figures(only(result, "related_tickers_exist"))["unknown_tickers"] == 0
+
+
+# --- blocking: a failed check stops historical_cases and fails the run ---------------------------
+
+
+def test_failing_blocking_check_keeps_historical_cases_from_running(fakes, sqlite_warehouse_url: str) -> None:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    result = run_pipeline(fakes, warehouse, tamper="inverted_prices")
+    assert not result.success
+    failed = only(result, "prices_consistent")
+    assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR and failed.blocking
+    assert failed.partition == KEY
+    assert figures(failed)["low_open_close_high_violations"] == 7
+    assert "historical_cases" not in executed_steps(result)
+    assert "market_data_prices_consistent" in executed_steps(result)
+    run_failure = [e.message for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
+    assert run_failure == [
+        "Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data_prices_consistent']."
+    ]
+    assert fakes[1].completion_count == 0
+    assert warehouse.read_historical_cases([DAY]).empty
+
+
+def test_failing_warn_check_does_not_block_and_the_run_config_sets_the_case_count(
+    fakes, sqlite_warehouse_url: str
+) -> None:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    config = {"ops": {"historical_cases": {"config": {"theme_count": 3}}}}
+    result = run_pipeline(fakes, warehouse, tamper="beyond_limit", run_config=config)
+    assert result.success
+    warned = only(result, "within_price_limit")
+    assert not warned.passed and warned.severity == AssetCheckSeverity.WARN
+    assert figures(warned)["beyond_limit"] == 2299 // 20
+    assert "historical_cases" in executed_steps(result)
+    count = only(result, "expected_case_count")
+    assert count.passed and figures(count)["expected"] == 3 and figures(count)["cases"] == 3
+
+
+# --- each market_data check on the bad rows it exists for ----------------------------------------
+
+
+def good_day(day: date = DAY) -> pd.DataFrame:
+    return market_frame(day, per_market=600)
+
+
+def traded_index(frame: pd.DataFrame) -> pd.Index:
+    return frame.index[~frame["halted"]]
+
+
+def kosdaq_short(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["market"] == "KOSPI") | (frame.index < 600 + 100)]
+
+
+def bad_prices(frame: pd.DataFrame) -> pd.DataFrame:
+    traded = traded_index(frame)
+    frame.loc[traded[:3], "low"] = frame.loc[traded[:3], "open"] + 1  # low above open
+    frame.loc[traded[3], "high"] = 0
+    frame.loc[frame.index[frame["halted"]][0], "close"] = 0
+    return frame
+
+
+def all_zero(frame: pd.DataFrame) -> pd.DataFrame:
+    frame[["volume", "trading_value"]] = 0
+    frame["halted"] = True
+    frame[["open", "high", "low"]] = None
+    return frame
+
+
+def beyond_limit(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[traded_index(frame)[:12], "change_pct"] = -61.5  # a unit bug, not new listings
+    return frame
+
+
+def test_the_untampered_rows_pass_every_market_check(sqlite_warehouse_url: str) -> None:
+    """The control for the cases below: only the tampering makes them fail."""
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], good_day())
+    result = run_checks(warehouse, market_data)
+    assert result.success
+    assert {name: e[0].passed for name, e in evaluations(result).items()} == dict.fromkeys(
+        MARKET_CHECKS, True
+    )
+
+
+@pytest.mark.parametrize(
+    ("check", "tamper", "figure", "value", "words"),
+    [
+        ("markets_covered", kosdaq_short, "rows_kosdaq", 100, "KOSDAQ 100 rows"),
+        ("prices_consistent", bad_prices, "low_open_close_high_violations", 3, "5 tickers"),
+        ("not_all_zero", all_zero, "traded_tickers", 0, "No trading at all"),
+        ("within_price_limit", beyond_limit, "beyond_limit", 12, "beyond the ±30% daily limit"),
+    ],
+)
+def test_market_check_fails_on_the_bad_rows_it_exists_for(
+    sqlite_warehouse_url: str, check: str, tamper, figure: str, value: int, words: str
+) -> None:
+    # The checks only read through Warehouse, which runs on Postgres in the good-day test above.
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], tamper(good_day()))
+    result = run_checks(warehouse, market_data)
+    evaluation = only(result, check)
+    assert not evaluation.passed and evaluation.partition == KEY
+    assert figures(evaluation)[figure] == value
+    assert words in evaluation.description
+    blocking = check not in WARN_CHECKS
+    assert result.success is not blocking
+
+
+def test_row_count_change_warns_against_the_previous_trading_day(sqlite_warehouse_url: str) -> None:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], good_day())
+    first = only(run_checks(warehouse, market_data), "row_count_stable")
+    assert first.passed and "No rows of 2026-11-26" in first.description
+    warehouse.replace_market_data([PREVIOUS], market_frame(PREVIOUS, per_market=660))
+    result = run_checks(warehouse, market_data)
+    evaluation = only(result, "row_count_stable")
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
+    assert figures(evaluation)["previous_rows"] == 1320 and figures(evaluation)["change_pct"] == -9.09
+    assert result.success  # a WARN check never fails the run
+
+
+def test_duplicate_keys_fail_in_a_table_without_the_primary_key(tmp_path) -> None:
+    # The warehouse's own table has the key as its primary key; a table created by another tool
+    # (or a migration that lost it) does not, and that is what this check is for.
+    path = tmp_path / "legacy.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE market_data (trade_date DATE, ticker VARCHAR(12), name TEXT, market VARCHAR(8), "
+            "open BIGINT, high BIGINT, low BIGINT, close BIGINT, volume BIGINT, trading_value BIGINT, "
+            "change_pct FLOAT, market_cap BIGINT, halted BOOLEAN)"
+        )
+    warehouse = Warehouse(url=f"sqlite:///{path}")
+    frame = good_day()
+    warehouse.replace_market_data([DAY], pd.concat([frame, frame.iloc[:4]], ignore_index=True))
+    evaluation = only(run_checks(warehouse, market_data), "unique_keys")
+    assert not evaluation.passed
+    assert figures(evaluation)["duplicated_keys"] == 4
+    assert figures(evaluation)["examples"] == "000000, 000001, 000002, 000003"
+    assert unique_keys_verdict(frame).passed
+
+
+def test_a_range_run_records_each_day_separately(sqlite_warehouse_url: str) -> None:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([PREVIOUS], good_day(PREVIOUS))
+    warehouse.replace_market_data([DAY], kosdaq_short(good_day()))
+    result = run_checks(
+        warehouse,
+        market_data,
+        {
+            "dagster/asset_partition_range_start": PREVIOUS.isoformat(),
+            "dagster/asset_partition_range_end": KEY,
+        },
+    )
+    found = evaluations(result)["markets_covered"]
+    assert [(e.partition, e.passed) for e in found] == [(PREVIOUS.isoformat(), True), (KEY, False)]
+    assert not result.success
+
+
+# --- each historical_cases check on the bad rows it exists for -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def good_cases(fakes, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A real day of market_data and historical_cases, made by the job against the fakes."""
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path_factory.mktemp('cases')}/warehouse.sqlite")
+    assert run_pipeline(fakes, warehouse).success
+    return warehouse.read_market_data([DAY]), warehouse.read_historical_cases([DAY])
+
+
+def one_case_less(cases: pd.DataFrame) -> pd.DataFrame:
+    return cases.iloc[:-1]
+
+
+def unknown_ticker(cases: pd.DataFrame) -> pd.DataFrame:
+    cases.at[cases.index[0], "related_tickers"] = ["999999"]
+    return cases
+
+
+def repeated_title(cases: pd.DataFrame) -> pd.DataFrame:
+    cases.at[cases.index[1], "title"] = "  " + cases.at[cases.index[0], "title"].upper() + " "
+    return cases
+
+
+def empty_fields(cases: pd.DataFrame) -> pd.DataFrame:
+    cases.at[cases.index[2], "summary"] = "   "
+    narrative = dict(cases.at[cases.index[2], "narrative"])
+    narrative["background"] = ""
+    cases.at[cases.index[2], "narrative"] = narrative
+    cases.at[cases.index[3], "glossary"] = []
+    return cases
+
+
+def test_the_untampered_cases_pass_every_cases_check(good_cases, sqlite_warehouse_url: str) -> None:
+    market, cases = good_cases
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], market)
+    warehouse.replace_historical_cases([DAY], cases)
+    result = run_checks(warehouse, historical_cases)
+    assert result.success
+    assert {name: e[0].passed for name, e in evaluations(result).items()} == dict.fromkeys(CASES_CHECKS, True)
+
+
+@pytest.mark.parametrize(
+    ("check", "tamper", "figure", "value", "words"),
+    [
+        ("expected_case_count", one_case_less, "cases", 4, "4 cases stored, 5 themes selected"),
+        ("related_tickers_exist", unknown_ticker, "unknown_tickers", 1, "999999"),
+        ("unique_titles", repeated_title, "repeated_titles", 2, "share a title"),
+        ("required_fields", empty_fields, "incomplete_cases", 2, "case #3: summary, narrative.background"),
+    ],
+)
+def test_cases_check_fails_on_the_bad_rows_it_exists_for(
+    good_cases, sqlite_warehouse_url: str, check: str, tamper, figure: str, value: int, words: str
+) -> None:
+    market, cases = good_cases
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], market)
+    warehouse.replace_historical_cases([DAY], tamper(cases.copy()))
+    result = run_checks(warehouse, historical_cases)
+    evaluation = only(result, check)
+    assert not evaluation.passed and evaluation.blocking
+    assert figures(evaluation)[figure] == value
+    assert words in evaluation.description
+    assert not result.success
