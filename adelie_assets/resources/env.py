@@ -3,6 +3,7 @@ absent when not, so that code loads with no credentials at all."""
 
 from __future__ import annotations
 
+import math
 import os
 
 from dagster import EnvVar
@@ -12,12 +13,16 @@ def optional_env(name: str) -> EnvVar | None:
     return EnvVar(name) if os.environ.get(name) else None
 
 
-def float_env(name: str, default: float) -> float:
-    """A non-secret numeric setting, read when the code location loads."""
+def float_env(name: str, default: float, *, minimum: float = 0.0, positive: bool = False) -> float:
+    """A non-secret number of seconds, read when the code location loads; bad values name the variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}.") from None
+        value = math.nan
+    if not math.isfinite(value) or value < minimum or (positive and value <= 0):
+        bound = "greater than 0" if positive else f"at least {minimum:g}"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {raw!r}.")
+    return value

@@ -177,8 +177,12 @@ class KRX(ConfigurableResource):
         description="Origin replacing https://data.krx.co.kr; for the fake KRX and the demo only "
         "(env ADELIE_KRX_URL).",
     )
-    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of each KRX request.")
-    delay_seconds: float = Field(default=1.0, ge=0, description="Polite pause between two KRX calls.")
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="Timeout of each KRX request."
+    )
+    delay_seconds: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="Polite pause between two KRX calls."
+    )
     max_attempts: int = Field(
         default=3,
         ge=1,
@@ -298,6 +302,8 @@ class KRX(ConfigurableResource):
         backoff = self.retry_backoff_seconds
         for attempt in range(1, self.max_attempts + 1):
             pykrx = self._ensure_session()
+            # Forget the login's answer, so that a failure before this call is not blamed on it.
+            self._session.session.last_response = None
             try:
                 with self._polite_call(), contextlib.redirect_stdout(io.StringIO()):
                     return pykrx.quotes_cls().fetch(day.strftime("%Y%m%d"), market_code)

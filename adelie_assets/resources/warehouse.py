@@ -8,20 +8,23 @@ runs of the same day wait for each other instead of colliding.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
+import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg2
 import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError
 
 from adelie_assets.settings import state_dir
 
@@ -83,6 +86,9 @@ llm_cache_table = sa.Table(
 )
 
 
+_SCHEMA_LOCK = zlib.crc32(b"adelie_assets.schema")
+
+
 class WarehouseError(Exception):
     """The warehouse cannot be reached or used. The message names what to fix."""
 
@@ -95,7 +101,7 @@ def safe_url(url: str) -> str:
     """The URL with its password masked, for messages and metadata."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         return "<unparseable URL>"
 
 
@@ -106,7 +112,8 @@ _engines_lock = threading.Lock()
 def _normalize(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url.strip())
-    except ArgumentError:
+        parsed.port  # noqa: B018 - parsing is lazy for the port; force it here
+    except (ArgumentError, ValueError):
         raise WarehouseError(
             "ADELIE_WAREHOUSE_URL is not a valid SQLAlchemy URL. Use e.g. "
             "postgresql+psycopg2://user:password@host:5432/dbname or sqlite:////absolute/path.sqlite."
@@ -148,11 +155,45 @@ def _copy_into(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     frame.to_csv(buffer, index=False, header=False)
     buffer.seek(0)
     columns = ", ".join(f'"{name}"' for name in frame.columns)
+    # In CSV, an unquoted empty field is NULL; FORCE_NOT_NULL keeps an empty text ('') as text.
+    texts = [
+        c.name for c in table.columns if isinstance(c.type, sa.String | sa.Text) and c.name in frame.columns
+    ]
+    force = f", FORCE_NOT_NULL ({', '.join(chr(34) + t + chr(34) for t in texts)})" if texts else ""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(f'COPY "{table.name}" ({columns}) FROM STDIN WITH (FORMAT csv)', buffer)
+        cursor.copy_expert(f'COPY "{table.name}" ({columns}) FROM STDIN WITH (FORMAT csv{force})', buffer)
     finally:
         cursor.close()
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The first database error of a chain: a failed COPY is followed by a failed rollback on the same
+    dead connection, and the rollback's "connection already closed" would hide what happened."""
+    causes = [exc]
+    while causes[-1].__context__ is not None and len(causes) < 10:
+        causes.append(causes[-1].__context__)
+    database_errors = [c for c in causes if isinstance(c, sa.exc.DBAPIError | psycopg2.Error)]
+    return database_errors[-1] if database_errors else exc
+
+
+def _reason(exc: BaseException) -> str:
+    root = _root_cause(exc)
+    original = getattr(root, "orig", None) or root
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+@contextlib.contextmanager
+def _translated(action: str, url: str) -> Iterator[None]:
+    """Database failures as WarehouseErrors that say what failed, where, and what to check."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+        raise WarehouseError(
+            f"{action} on the warehouse at {safe_url(url)} failed ({_reason(exc)}). Nothing was changed; "
+            "check ADELIE_WAREHOUSE_URL and that the database server is up, then re-run the partition."
+        ) from None
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -184,12 +225,11 @@ class Warehouse(ConfigurableResource):
             if url not in _engines:
                 engine = _create_engine(_normalize(url))
                 try:
-                    metadata.create_all(engine)
-                except OperationalError as exc:
+                    _create_tables(engine)
+                except (sa.exc.DBAPIError, psycopg2.Error) as exc:
                     engine.dispose()
-                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
                     raise WarehouseError(
-                        f"Cannot reach the warehouse at {safe_url(url)}: {reason}. "
+                        f"Cannot reach the warehouse at {safe_url(url)}: {_reason(exc)}. "
                         "Check ADELIE_WAREHOUSE_URL and that the database server is up."
                     ) from None
                 _engines[url] = engine
@@ -202,22 +242,18 @@ class Warehouse(ConfigurableResource):
 
     def _replace(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
         engine = self.engine()
-        try:
-            with engine.begin() as conn:
-                if is_postgres(engine):
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
-                conn.execute(table.delete().where(table.c.trade_date.in_(list(days))))
-                if not frame.empty:
-                    if is_postgres(engine) and not any(isinstance(c.type, sa.JSON) for c in table.columns):
-                        _copy_into(conn, table, frame)
-                    else:
-                        conn.execute(table.insert(), _records(frame))
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise WarehouseError(
-                f"Writing {table.name} for {_span(days)} to {self.describe()} failed: {reason}. "
-                "Nothing was changed; re-run the partition once the database is reachable."
-            ) from None
+        with (
+            _translated(f"Writing {table.name} for {_span(days)}", self.resolved_url),
+            engine.begin() as conn,
+        ):
+            if is_postgres(engine):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
+            conn.execute(table.delete().where(table.c.trade_date.in_(list(days))))
+            if not frame.empty:
+                if is_postgres(engine) and not any(isinstance(c.type, sa.JSON) for c in table.columns):
+                    _copy_into(conn, table, frame)
+                else:
+                    conn.execute(table.insert(), _records(frame))
         return len(frame)
 
     def replace_market_data(self, days: Sequence[date], frame: pd.DataFrame) -> int:
@@ -233,7 +269,7 @@ class Warehouse(ConfigurableResource):
 
     def read(self, table: sa.Table, days: Iterable[date]) -> pd.DataFrame:
         query = table.select().where(table.c.trade_date.in_(list(days))).order_by(*table.primary_key.columns)
-        with self.engine().connect() as conn:
+        with _translated(f"Reading {table.name}", self.resolved_url), self.engine().connect() as conn:
             result = conn.execute(query)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         if not frame.empty:
@@ -248,7 +284,7 @@ class Warehouse(ConfigurableResource):
 
     def count_rows(self, table: sa.Table, day: date) -> int:
         query = sa.select(sa.func.count()).select_from(table).where(table.c.trade_date == day)
-        with self.engine().connect() as conn:
+        with _translated(f"Counting {table.name}", self.resolved_url), self.engine().connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     # --- LLM cache -----------------------------------------------------------------------------
@@ -258,16 +294,34 @@ class Warehouse(ConfigurableResource):
         if not wanted:
             return {}
         query = llm_cache_table.select().where(llm_cache_table.c.request_hash.in_(wanted))
-        with self.engine().connect() as conn:
+        with _translated("Reading the LLM cache", self.resolved_url), self.engine().connect() as conn:
             return {row.request_hash: dict(row._mapping) for row in conn.execute(query)}
 
     def store_llm_responses(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
         table = llm_cache_table
-        with self.engine().begin() as conn:
+        with _translated("Writing the LLM cache", self.resolved_url), self.engine().begin() as conn:
             conn.execute(table.delete().where(table.c.request_hash.in_([r["request_hash"] for r in rows])))
             conn.execute(table.insert(), list(rows))
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables; safe when several processes first meet an empty warehouse at once."""
+    if is_postgres(engine):
+        with engine.begin() as conn:  # DDL is transactional in Postgres: serialize it on a lock
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
+        return
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.OperationalError as exc:
+            # Another process created a table between our check and our CREATE: look again.
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(0.2)
 
 
 def _lock_key(table: sa.Table) -> int:

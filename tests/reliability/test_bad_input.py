@@ -40,31 +40,16 @@ def run_market_data(resources: dict[str, object]):
 
 # --- ADELIE_KRX_DELAY_SECONDS / ADELIE_KRX_TIMEOUT_SECONDS ----------------------------------------
 
-_NUMBER_BUG = (
-    "BUG: float_env accepts any float; KRX's pydantic bounds then refuse it naming the field "
-    "(delay_seconds/timeout_seconds), not the variable. inf passes the bounds: the first KRX call's "
-    "time.sleep(inf) raises OverflowError, reported as \"KRX's answer to KOSPI quotes ... is not valid "
-    'JSON (OverflowError)".'
-)
-
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("ADELIE_KRX_DELAY_SECONDS", "abc"),
         ("ADELIE_KRX_TIMEOUT_SECONDS", "30s"),
-        pytest.param(
-            "ADELIE_KRX_DELAY_SECONDS", "-1", marks=pytest.mark.xfail(strict=True, reason=_NUMBER_BUG)
-        ),
-        pytest.param(
-            "ADELIE_KRX_DELAY_SECONDS", "nan", marks=pytest.mark.xfail(strict=True, reason=_NUMBER_BUG)
-        ),
-        pytest.param(
-            "ADELIE_KRX_DELAY_SECONDS", "inf", marks=pytest.mark.xfail(strict=True, reason=_NUMBER_BUG)
-        ),
-        pytest.param(
-            "ADELIE_KRX_TIMEOUT_SECONDS", "0", marks=pytest.mark.xfail(strict=True, reason=_NUMBER_BUG)
-        ),
+        ("ADELIE_KRX_DELAY_SECONDS", "-1"),
+        ("ADELIE_KRX_DELAY_SECONDS", "nan"),
+        ("ADELIE_KRX_DELAY_SECONDS", "inf"),
+        ("ADELIE_KRX_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_invalid_krx_number_settings_are_refused_at_load_naming_the_variable(
@@ -120,15 +105,7 @@ def test_half_krx_credentials_from_the_environment_fail_before_any_krx_call(
         "not a url s3cr3t-pw",
         "postgresql//adelie:s3cr3t-pw@db/warehouse",  # missing ':'
         "mysql://adelie:s3cr3t-pw@db/warehouse",
-        pytest.param(
-            "postgresql://adelie:s3cr3t-pw@db:54x2/warehouse",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a non-numeric port makes sqlalchemy.make_url raise ValueError, which "
-                "warehouse._normalize and safe_url do not catch (they catch ArgumentError only): the "
-                "step fails with \"invalid literal for int() with base 10: '54x2'\".",
-            ),
-        ),
+        "postgresql://adelie:s3cr3t-pw@db:54x2/warehouse",
     ],
 )
 def test_malformed_warehouse_url_from_the_environment_names_the_variable_without_echoing_it(

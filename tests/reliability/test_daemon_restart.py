@@ -84,14 +84,6 @@ def test_daemon_down_over_the_tick_then_restarted_twice_launches_one_run(home: P
         assert [(t.status, t.run_keys) for t in ticks] == [(TickStatus.SUCCESS, ["2026-11-27"])]
 
 
-_CRASH_BUG = (
-    "BUG: killed after the run is created but before it is submitted, the daemon resumes the tick, and "
-    "Dagster would find that NOT_STARTED run by its run key and submit it; but the schedule first sees it "
-    "through its own RunsFilter(schedule, partition) and returns SkipReason, so the tick ends SKIPPED and "
-    "the run stays NOT_STARTED forever: the partition is never materialized."
-)
-
-
 CRASH_POINTS = ("TICK_CREATED", "RUN_CREATED", "RUN_LAUNCHED")
 
 
@@ -119,7 +111,7 @@ def killed_daemons(template_home: Path, tmp_path_factory: pytest.TempPathFactory
     "crash_at",
     [
         "TICK_CREATED",  # the tick is stored as STARTED, nothing else
-        pytest.param("RUN_CREATED", marks=pytest.mark.xfail(strict=True, reason=_CRASH_BUG)),
+        "RUN_CREATED",  # created, not submitted: the resumed tick submits that same run
         "RUN_LAUNCHED",  # submitted (QUEUED), killed before the tick records it
     ],
 )

@@ -187,18 +187,7 @@ def test_a_cache_hit_returns_the_hostile_answer_unchanged(hostile_fakes, sqlite_
     "backend",
     [
         "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="BUG: warehouse._copy_into writes '' and NULL alike (an empty CSV field), and "
-                    "COPY ... FORMAT csv reads an unquoted empty field as NULL: an empty name fails the day "
-                    "with a raw psycopg2 NotNullViolation on Postgres, while SQLite stores ''.",
-                ),
-            ],
-        ),
+        pytest.param("postgres", marks=pytest.mark.postgres),
     ],
 )
 def test_an_empty_text_value_is_stored_as_empty_text_on_both_backends(backend: str, request):

@@ -2,11 +2,14 @@
 
 The target comes from the KRX calendar, not from partition windows (which skip the day before a
 holiday): the latest trading day strictly before the tick's date. Holidays' ticks therefore target
-the day before the closure again; the run key (= partition key) and a look at earlier runs make
-those ticks request nothing.
+the day before the closure again. Dagster's run-key dedupe only covers one tick (its key includes
+the scheduled time), so the schedule itself skips a partition that an earlier tick already
+submitted. A run that was created but never submitted (the daemon died in between) does not count:
+re-evaluating that tick returns the same request and Dagster submits the existing run.
 """
 
 from dagster import (
+    DagsterRunStatus,
     DefaultScheduleStatus,
     RunRequest,
     RunsFilter,
@@ -33,7 +36,11 @@ def daily_pipeline_schedule(context: ScheduleEvaluationContext) -> RunRequest | 
     tick_day = context.scheduled_execution_time.astimezone(KST).date()
     target = previous_trading_day(tick_day).isoformat()
     earlier = context.instance.get_run_records(
-        RunsFilter(tags={"dagster/schedule_name": SCHEDULE_NAME, "dagster/partition": target}), limit=1
+        RunsFilter(
+            tags={"dagster/schedule_name": SCHEDULE_NAME, "dagster/partition": target},
+            statuses=[status for status in DagsterRunStatus if status != DagsterRunStatus.NOT_STARTED],
+        ),
+        limit=1,
     )
     if earlier:
         return SkipReason(

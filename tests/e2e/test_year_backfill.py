@@ -1,0 +1,118 @@
+"""Load test (issue 6): a year of trading days of both assets, backfilled through the daemon.
+
+One launchPartitionBackfill of ~245 KRX trading days; the daemon splits it by the assets'
+BackfillPolicy.multi_run(25) into runs that hold both assets, the run queue runs them one at a time
+(tag limit dagster/backfill: 1), the fakes answer with no latency, and the KRX polite delay is 0
+(ADELIE_KRX_DELAY_SECONDS). Checked: every partition materialized, exact row counts, no duplicate
+keys, no retried request; printed: the wall time and the peak memory of the daemon, code servers
+and run workers (sampled from /proc).
+
+Executor: the code location's default executor is in-process (definitions.py). With Dagster's
+default multiprocess executor every step and every asset check was its own Python process (~3-5 s
+of imports each), which made the year take 630 s here instead of 240 s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from datetime import date
+
+import pytest
+
+from adelie_assets.calendar import trading_days
+from tests.e2e.harness import start_platform
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.postgres]
+
+FIRST_DAY, LAST_DAY = date(2025, 11, 27), date(2026, 11, 27)
+ROWS_PER_DAY = 2388
+CASES_PER_DAY = 5
+MAX_PARTITIONS_PER_RUN = 25
+TIMEOUT = float(os.environ.get("ADELIE_YEAR_BACKFILL_TIMEOUT", "1500"))
+TARGET_SECONDS = 360  # issue 6: well within ~6 minutes on the 2-core box (reported, not asserted)
+RSS_LIMIT_KIB = 2 * 1024 * 1024  # 2 GiB, generous: a leak per partition would still show
+
+
+def test_year_backfill_of_both_assets() -> None:
+    days = trading_days(FIRST_DAY, LAST_DAY)
+    keys = [day.isoformat() for day in days]
+    assert 240 <= len(days) <= 250
+
+    platform = start_platform(krx_delay_seconds=0.0)
+    try:
+        assert platform.krx is not None and platform.llm is not None
+        sampler = platform.sample_rss(interval=0.5)
+        started = time.monotonic()
+        backfill_id = platform.launch_asset_backfill(
+            ["market_data", "historical_cases"],
+            keys,
+            title="e2e year load test",
+        )
+        backfill = platform.wait_for_backfill(backfill_id, timeout=TIMEOUT)
+        elapsed = time.monotonic() - started
+        report = sampler.stop()
+
+        runs = [platform.run(r["runId"]) for r in backfill["runs"]]
+        durations = [r["endTime"] - r["startTime"] for r in runs if r["startTime"] and r["endTime"]]
+        print(
+            f"\nyear backfill: {len(days)} trading days {keys[0]}..{keys[-1]}, "
+            f"{len(runs)} runs, {elapsed:.0f} s wall (platform start {platform.startup_seconds:.0f} s; "
+            f"target {TARGET_SECONDS} s)"
+        )
+        if durations:
+            print(
+                f"run durations: min {min(durations):.0f} s, median {statistics.median(durations):.0f} s, "
+                f"max {max(durations):.0f} s"
+            )
+        print(
+            f"KRX data requests {platform.krx.data_request_count} (max {platform.krx.max_concurrent} at "
+            f"once), LLM completions {platform.llm.completion_count}"
+        )
+        print("\n".join(report.lines()))
+
+        assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+        assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs)
+        # Both assets of a 25-day chunk in one run: a run per chunk, not one per asset.
+        assert len(runs) == math.ceil(len(days) / MAX_PARTITIONS_PER_RUN)
+
+        stats = platform.graphql(
+            "{ assetNodes { assetKey { path } partitionStats { numMaterialized numFailed } } }"
+        )["assetNodes"]
+        for node in stats:
+            assert node["partitionStats"] == {"numMaterialized": len(days), "numFailed": 0}, node
+
+        # Exact rows, per day and in total, and no key twice.
+        assert platform.warehouse_query("SELECT trade_date::text FROM market_data GROUP BY 1 ORDER BY 1") == [
+            (k,) for k in keys
+        ]
+        assert platform.warehouse_query(
+            "SELECT count(*), count(DISTINCT (trade_date, ticker)) FROM market_data"
+        ) == [(ROWS_PER_DAY * len(days), ROWS_PER_DAY * len(days))]
+        assert (
+            platform.warehouse_query(
+                "SELECT trade_date FROM market_data GROUP BY 1 HAVING count(*) <> %s", (ROWS_PER_DAY,)
+            )
+            == []
+        )
+        assert platform.warehouse_query(
+            "SELECT trade_date::text FROM historical_cases GROUP BY 1 ORDER BY 1"
+        ) == [(k,) for k in keys]
+        assert platform.warehouse_query(
+            "SELECT count(*), count(DISTINCT (trade_date, theme_rank)) FROM historical_cases"
+        ) == [(CASES_PER_DAY * len(days), CASES_PER_DAY * len(days))]
+
+        # One request per market and day, one completion per case: nothing retried or fetched twice.
+        assert platform.krx.data_request_count == 2 * len(days)
+        assert platform.krx.max_concurrent == 1
+        assert platform.llm.completion_count == CASES_PER_DAY * len(days)
+
+        peaks = report.peak_by_role()
+        assert {"daemon", "code server", "run worker"} <= set(peaks), peaks
+        assert max(peaks.values()) < RSS_LIMIT_KIB, peaks
+        assert report.peak_tree_rss_kib["daemon"] < RSS_LIMIT_KIB, report.peak_tree_rss_kib
+    finally:
+        platform.stop()
+    assert platform.leftovers == [] and platform.strays == []
