@@ -108,8 +108,8 @@ def test_unreachable_postgres_fails_the_step_naming_the_variable_without_the_pas
     assert "Cannot reach the warehouse at postgresql+psycopg2://adelie:***@127.0.0.1:" in text
     assert "Check ADELIE_WAREHOUSE_URL and that the database server is up" in text
     assert "hunter2" not in text and "hunter2" not in serialize_value(result.all_events)
-    # Observed cost: the KRX answer is fetched before the warehouse is first touched.
-    assert fake_krx.data_request_count == 2
+    # The warehouse is checked first: no KRX request is spent on a day that cannot be stored.
+    assert fake_krx.data_request_count == 0
 
 
 # --- restarted / down between market_data and historical_cases --------------------------------------

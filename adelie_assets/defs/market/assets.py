@@ -78,6 +78,7 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
 def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
     # Every key is checked before the first KRX call: a bad range costs no requests.
     days = [parse_partition_key(key) for key in context.partition_keys]
+    warehouse.engine()  # an unreachable warehouse fails here, before any KRX request is spent
     rows_by_market: dict[str, int] = {}
     rows_by_day: dict[str, int] = {}
     halted = 0
