@@ -5,6 +5,7 @@ from datetime import date, datetime
 import pytest
 from dagster import (
     DagsterInstance,
+    DagsterRunStatus,
     RunRequest,
     SkipReason,
     build_schedule_context,
@@ -35,11 +36,14 @@ def tick(instance: DagsterInstance, *when: int) -> RunRequest | SkipReason:
     return SkipReason(result.skip_message)
 
 
-def record_requested_run(instance: DagsterInstance, request: RunRequest) -> None:
-    """What the daemon does with a run request: create the run with the schedule's tags."""
+def record_requested_run(
+    instance: DagsterInstance, request: RunRequest, status: DagsterRunStatus = DagsterRunStatus.STARTED
+) -> None:
+    """What the daemon does with a run request: create the run with the schedule's tags and submit it."""
     job = defs.resolve_job_def("daily_pipeline")
     instance.create_run_for_job(
         job_def=job,
+        status=status,
         tags={
             **request.tags,
             "dagster/schedule_name": "daily_pipeline_schedule",
@@ -88,6 +92,15 @@ def _chuseok(instance: DagsterInstance) -> None:
         assert "2026-09-23" in result.skip_message and "already requested" in result.skip_message
     after = tick(instance, 2026, 9, 29, 8)
     assert isinstance(after, RunRequest) and after.partition_key == "2026-09-28"
+
+
+def test_a_run_created_but_never_submitted_does_not_block_its_day() -> None:
+    # The daemon died between creating the run and submitting it: the day must still be requested.
+    with instance_for_test() as instance:
+        first = tick(instance, 2026, 11, 30, 8)
+        record_requested_run(instance, first, status=DagsterRunStatus.NOT_STARTED)
+        again = tick(instance, 2026, 11, 30, 8)
+        assert isinstance(again, RunRequest) and again.run_key == "2026-11-27"
 
 
 def test_daily_config_defaults_validate() -> None:
