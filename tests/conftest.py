@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
+from adelie_assets.fakes.krx_server import FakeKrx
+from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources import warehouse as warehouse_module
 
 PG_DSN = os.environ.get("ADELIE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -85,3 +87,34 @@ def warehouse_url(request: pytest.FixtureRequest) -> str:
     """Each warehouse test runs on SQLite and on the real Postgres."""
     fixture = "sqlite_warehouse_url" if request.param == "sqlite" else "pg_warehouse_url"
     return request.getfixturevalue(fixture)
+
+
+@pytest.fixture(scope="session")
+def _krx_server() -> Iterator[FakeKrx]:
+    with FakeKrx() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def _llm_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_krx(_krx_server: FakeKrx) -> FakeKrx:
+    """The session's fake KRX, with no fault and empty counters (credentials demo-user/demo-pass)."""
+    _krx_server.reset()
+    return _krx_server
+
+
+@pytest.fixture
+def fake_llm(_llm_server: FakeOpenAI) -> FakeOpenAI:
+    """The session's fake OpenAI server, back to its constructor settings."""
+    _llm_server.reset()
+    return _llm_server
+
+
+@pytest.fixture
+def fakes(fake_krx: FakeKrx, fake_llm: FakeOpenAI) -> tuple[FakeKrx, FakeOpenAI]:
+    return fake_krx, fake_llm

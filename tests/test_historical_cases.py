@@ -16,18 +16,6 @@ DAY = date(2026, 11, 27)
 KEY = DAY.isoformat()
 
 
-@pytest.fixture(scope="module")
-def fake_llm():
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def llm_server(fake_llm: FakeOpenAI) -> FakeOpenAI:
-    fake_llm.reset()
-    return fake_llm
-
-
 @pytest.fixture
 def warehouse(sqlite_warehouse_url: str) -> Warehouse:
     warehouse = Warehouse(url=sqlite_warehouse_url)
@@ -52,8 +40,8 @@ def run(llm: LLM, warehouse: Warehouse, config: dict | None = None, partition: s
     )
 
 
-def test_writes_one_grounded_case_per_theme_with_cost_metadata(llm_server: FakeOpenAI, warehouse: Warehouse):
-    result = run(llm_for(llm_server), warehouse)
+def test_writes_one_grounded_case_per_theme_with_cost_metadata(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    result = run(llm_for(fake_llm), warehouse)
     assert result.success
     cases = warehouse.read_historical_cases([DAY])
     assert list(cases["theme_rank"]) == [1, 2, 3, 4, 5]
@@ -71,28 +59,28 @@ def test_writes_one_grounded_case_per_theme_with_cost_metadata(llm_server: FakeO
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     assert metadata["dagster/row_count"].value == 5
     assert metadata["llm_calls"].value == 5 and metadata["cache_hits"].value == 0
-    assert metadata["input_tokens"].value == llm_server.prompt_tokens
+    assert metadata["input_tokens"].value == fake_llm.prompt_tokens
     assert metadata["estimated_cost_usd"].value > 0
     assert len(metadata["request_ids"].value) == 5
-    prompt = llm_server.completion_requests[0].body["messages"][1]["content"]
+    prompt = fake_llm.completion_requests[0].body["messages"][1]["content"]
     assert "trading_value_krw" in prompt and KEY in prompt
 
 
 def test_rerun_with_same_inputs_costs_no_tokens_and_never_duplicates(
-    llm_server: FakeOpenAI, warehouse: Warehouse
+    fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
-    assert run(llm_for(llm_server), warehouse).success
+    assert run(llm_for(fake_llm), warehouse).success
     first = warehouse.read_historical_cases([DAY])
-    calls = llm_server.completion_count
-    result = run(llm_for(llm_server), warehouse)
-    assert result.success and llm_server.completion_count == calls
+    calls = fake_llm.completion_count
+    result = run(llm_for(fake_llm), warehouse)
+    assert result.success and fake_llm.completion_count == calls
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     assert metadata["cache_hits"].value == 5 and metadata["input_tokens"].value == 0
     again = warehouse.read_historical_cases([DAY])
     assert len(again) == 5 and list(again["title"]) == list(first["title"])
     # A different model is a different request: it regenerates.
-    assert run(llm_for(llm_server, model="gpt-4.1-mini"), warehouse).success
-    assert llm_server.completion_count == calls + 5
+    assert run(llm_for(fake_llm, model="gpt-4.1-mini"), warehouse).success
+    assert fake_llm.completion_count == calls + 5
 
 
 def test_request_hash_changes_with_prompt_version_and_model() -> None:
@@ -103,16 +91,16 @@ def test_request_hash_changes_with_prompt_version_and_model() -> None:
     assert base != request_hash("m2", "historical_case_v1", messages)
 
 
-def test_theme_calls_run_concurrently(llm_server: FakeOpenAI, warehouse: Warehouse):
-    llm_server.latency = 0.3
-    assert run(llm_for(llm_server), warehouse, {"max_concurrent_calls": 4}).success
-    assert llm_server.max_concurrent >= 3
+def test_theme_calls_run_concurrently(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    fake_llm.latency = 0.3
+    assert run(llm_for(fake_llm), warehouse, {"max_concurrent_calls": 4}).success
+    assert fake_llm.max_concurrent >= 3
 
 
-def test_sdk_retries_a_429_and_succeeds(llm_server: FakeOpenAI, warehouse: Warehouse):
-    llm_server.push_faults("rate_limit", "rate_limit")
-    assert run(llm_for(llm_server), warehouse).success
-    assert llm_server.completion_count == 7
+def test_sdk_retries_a_429_and_succeeds(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    fake_llm.push_faults("rate_limit", "rate_limit")
+    assert run(llm_for(fake_llm), warehouse).success
+    assert fake_llm.completion_count == 7
     assert len(warehouse.read_historical_cases([DAY])) == 5
 
 
@@ -127,18 +115,18 @@ def test_sdk_retries_a_429_and_succeeds(llm_server: FakeOpenAI, warehouse: Wareh
     ],
 )
 def test_bad_answers_are_retried_then_fail_without_a_partial_day(
-    llm_server: FakeOpenAI, warehouse: Warehouse, fault: str, message: str
+    fake_llm: FakeOpenAI, warehouse: Warehouse, fault: str, message: str
 ):
     # One bad answer is retried away.
-    llm_server.push_faults(fault)
-    assert run(llm_for(llm_server), warehouse).success
+    fake_llm.push_faults(fault)
+    assert run(llm_for(fake_llm), warehouse).success
     previous = warehouse.read_historical_cases([DAY])
     # A model that keeps answering badly fails the step after max_attempts; the old day stays.
     # (Another model, so that the cached answers of the first run do not apply.)
-    llm_server.reset()
-    llm_server.set_fault(fault)
+    fake_llm.reset()
+    fake_llm.set_fault(fault)
     result = run(
-        llm_for(llm_server, model="gpt-4.1-mini"), warehouse, {"max_attempts": 2, "max_concurrent_calls": 1}
+        llm_for(fake_llm, model="gpt-4.1-mini"), warehouse, {"max_attempts": 2, "max_concurrent_calls": 1}
     )
     assert not result.success
     text = step_failures(result)["historical_cases"]
@@ -157,31 +145,31 @@ def test_bad_answers_are_retried_then_fail_without_a_partial_day(
     ],
 )
 def test_http_faults_fail_the_step_with_what_to_check(
-    llm_server: FakeOpenAI, warehouse: Warehouse, fault: str, message: str, max_requests: int | None
+    fake_llm: FakeOpenAI, warehouse: Warehouse, fault: str, message: str, max_requests: int | None
 ):
-    llm_server.set_fault(fault)
-    llm_server.hang_seconds = 3
+    fake_llm.set_fault(fault)
+    fake_llm.hang_seconds = 3
     retries = 2 if fault == "rate_limit" else (0 if fault == "hang" else 1)
-    llm = llm_for(llm_server, max_retries=retries, timeout_seconds=0.5)
+    llm = llm_for(fake_llm, max_retries=retries, timeout_seconds=0.5)
     result = run(llm, warehouse, {"max_concurrent_calls": 4})
     assert not result.success
     text = step_failures(result)["historical_cases"]
     assert message in text
-    assert llm_server.api_key not in text
+    assert fake_llm.api_key not in text
     if max_requests is not None:  # 401 is not retried, by the SDK or by us: at most one request per theme
-        assert llm_server.completion_count <= max_requests
+        assert fake_llm.completion_count <= max_requests
     assert warehouse.read_historical_cases([DAY]).empty
 
 
-def test_no_key_fails_the_step_naming_openai_api_key(llm_server: FakeOpenAI, warehouse: Warehouse):
-    result = run(LLM(base_url=llm_server.base_url), warehouse)
+def test_no_key_fails_the_step_naming_openai_api_key(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    result = run(LLM(base_url=fake_llm.base_url), warehouse)
     assert not result.success
     assert "OPENAI_API_KEY is not set" in step_failures(result)["historical_cases"]
-    assert llm_server.completion_count == 0
+    assert fake_llm.completion_count == 0
 
 
-def test_missing_upstream_day_says_to_materialize_market_data(llm_server: FakeOpenAI, warehouse: Warehouse):
-    result = run(llm_for(llm_server), warehouse, partition="2026-11-26")
+def test_missing_upstream_day_says_to_materialize_market_data(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    result = run(llm_for(fake_llm), warehouse, partition="2026-11-26")
     assert "market_data has no rows for 2026-11-26" in step_failures(result)["historical_cases"]
     assert executed_steps(result) == {"historical_cases"}
 
@@ -195,58 +183,58 @@ def test_missing_upstream_day_says_to_materialize_market_data(llm_server: FakeOp
     ],
 )
 def test_invalid_config_is_refused_naming_the_field(
-    llm_server: FakeOpenAI, warehouse: Warehouse, config, field
+    fake_llm: FakeOpenAI, warehouse: Warehouse, config, field
 ):
-    result = run(llm_for(llm_server), warehouse, config)
+    result = run(llm_for(fake_llm), warehouse, config)
     assert not result.success
     text = step_failures(result)["historical_cases"]
     assert field in text and ("greater than or equal" in text or "less than or equal" in text)
-    assert llm_server.completion_count == 0
+    assert fake_llm.completion_count == 0
 
 
 BATCH = {"llm_mode": "batch", "batch_poll_seconds": 0.05, "batch_timeout_seconds": 10}
 
 
 def test_batch_mode_writes_the_same_validated_cases_at_half_the_price(
-    llm_server: FakeOpenAI, warehouse: Warehouse
+    fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
-    result = run(llm_for(llm_server), warehouse, BATCH)
+    result = run(llm_for(fake_llm), warehouse, BATCH)
     assert result.success
     cases = warehouse.read_historical_cases([DAY])
     assert len(cases) == 5
     assert all(
         set(r) <= set(t) for r, t in zip(cases["related_tickers"], cases["theme_tickers"], strict=True)
     )
-    assert llm_server.completion_count == 0 and llm_server.batch_line_count == 5
+    assert fake_llm.completion_count == 0 and fake_llm.batch_line_count == 5
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     tokens_in, tokens_out = metadata["input_tokens"].value, metadata["output_tokens"].value
-    full_price = llm_for(llm_server).estimated_cost_usd(tokens_in, tokens_out)
+    full_price = llm_for(fake_llm).estimated_cost_usd(tokens_in, tokens_out)
     assert metadata["estimated_cost_usd"].value == pytest.approx(full_price / 2, rel=1e-3)
     # The batch answers fill the same cache: a sync re-run costs nothing.
-    assert run(llm_for(llm_server), warehouse).success and llm_server.completion_count == 0
+    assert run(llm_for(fake_llm), warehouse).success and fake_llm.completion_count == 0
 
 
 def test_batch_lines_are_judged_like_sync_answers_and_retried_in_a_new_round(
-    llm_server: FakeOpenAI, warehouse: Warehouse
+    fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
-    llm_server.push_faults("hallucinated_ticker", "refusal")
-    assert run(llm_for(llm_server), warehouse, BATCH).success
-    assert llm_server.batch_line_count == 7  # 5 lines, then a second round for the 2 bad ones
+    fake_llm.push_faults("hallucinated_ticker", "refusal")
+    assert run(llm_for(fake_llm), warehouse, BATCH).success
+    assert fake_llm.batch_line_count == 7  # 5 lines, then a second round for the 2 bad ones
     assert len(warehouse.read_historical_cases([DAY])) == 5
 
 
-def test_batch_that_keeps_failing_stores_nothing(llm_server: FakeOpenAI, warehouse: Warehouse):
-    llm_server.set_fault("invalid_json")
-    result = run(llm_for(llm_server), warehouse, {**BATCH, "max_attempts": 2})
+def test_batch_that_keeps_failing_stores_nothing(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    fake_llm.set_fault("invalid_json")
+    result = run(llm_for(fake_llm), warehouse, {**BATCH, "max_attempts": 2})
     assert not result.success
     text = step_failures(result)["historical_cases"]
     assert "no valid case after 2 attempts" in text and "answer is not a valid case" in text
     assert warehouse.read_historical_cases([DAY]).empty
 
 
-def test_batch_that_does_not_finish_in_time_is_cancelled(llm_server: FakeOpenAI, warehouse: Warehouse):
-    llm_server.batch_delay = 30
-    result = run(llm_for(llm_server), warehouse, {**BATCH, "batch_timeout_seconds": 0.3})
+def test_batch_that_does_not_finish_in_time_is_cancelled(fake_llm: FakeOpenAI, warehouse: Warehouse):
+    fake_llm.batch_delay = 30
+    result = run(llm_for(fake_llm), warehouse, {**BATCH, "batch_timeout_seconds": 0.3})
     assert not result.success
     assert "did not finish within 0.3 s and was cancelled" in step_failures(result)["historical_cases"]
     assert warehouse.read_historical_cases([DAY]).empty

@@ -16,18 +16,6 @@ from tests.builders import krx_for, step_failures
 DAY = date(2026, 11, 27)
 
 
-@pytest.fixture(scope="module")
-def fake_krx_server():
-    with FakeKrx() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_krx(fake_krx_server: FakeKrx) -> FakeKrx:
-    fake_krx_server.reset()
-    return fake_krx_server
-
-
 def run(krx: KRX, warehouse: Warehouse, partition: str = DAY.isoformat()):
     return materialize(
         [market_data],

@@ -16,8 +16,6 @@ from dagster import (
 from adelie_assets.calendar import KST
 from adelie_assets.definitions import defs
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
 from tests.builders import executed_steps, krx_for, step_failures
@@ -106,12 +104,6 @@ def test_a_run_created_but_never_submitted_does_not_block_its_day() -> None:
 def test_daily_config_defaults_validate() -> None:
     validated = validate_run_config(defs.resolve_job_def("daily_pipeline"), {})
     assert validated["ops"]["historical_cases"]["config"]["theme_count"] == 5
-
-
-@pytest.fixture(scope="module")
-def fakes():
-    with FakeKrx() as krx, FakeOpenAI() as llm:
-        yield krx, llm
 
 
 def run_job(fakes, warehouse: Warehouse, key: str):
