@@ -3,6 +3,8 @@
 Loading must never call KRX or OpenAI and must work with no credentials set.
 """
 
+import gc
+
 from dagster import Definitions, in_process_executor
 
 from adelie_assets.defs.cases.assets import historical_cases
@@ -48,3 +50,7 @@ defs = Definitions(
     # imports each, and KRX calls are serial anyway (measured: a year's backfill 630 s -> 240 s).
     executor=in_process_executor,
 )
+
+# Everything loaded so far lives as long as the process: moving it out of the collector's reach
+# saves ~1 s of final garbage collection in every Dagster process (measured in bench/).
+gc.freeze()

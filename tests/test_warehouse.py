@@ -91,3 +91,21 @@ def test_unreachable_postgres_says_what_to_check_and_hides_password() -> None:
     message = str(excinfo.value)
     assert "Cannot reach the warehouse at postgresql://adelie:***@127.0.0.1:1/warehouse" in message
     assert "Check ADELIE_WAREHOUSE_URL" in message and "hunter2" not in message
+
+
+@pytest.mark.postgres
+def test_copy_in_slices_is_still_one_atomic_write(
+    pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adelie_assets.resources import warehouse as warehouse_module
+
+    monkeypatch.setattr(warehouse_module, "COPY_SLICE_ROWS", 2)
+    warehouse = Warehouse(url=pg_warehouse_url)
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    assert len(warehouse.read_market_data([DAY])) == 5
+    broken = frame(DAY, 7, name="New")
+    broken.loc[6, "ticker"] = broken.loc[0, "ticker"]  # fails in the last slice, after two slices went in
+    with pytest.raises(WarehouseError, match="Nothing was changed"):
+        warehouse.replace_market_data([DAY], broken)
+    stored = warehouse.read_market_data([DAY])
+    assert len(stored) == 5 and stored["name"].str.startswith("Co").all()

@@ -72,7 +72,9 @@ class HistoricalCasesConfig(Config):
         le=5,
         description="Tries per theme for refusals, truncation, invalid or ungrounded answers.",
     )
-    max_concurrent_calls: int = Field(default=4, ge=1, le=16, description="LLM calls in flight at once.")
+    max_concurrent_calls: int = Field(
+        default=MAX_THEMES, ge=1, le=16, description="LLM calls in flight at once (default: a whole day)."
+    )
     llm_mode: Literal["sync", "batch"] = Field(
         default="sync",
         description="sync: chat completions now. batch: the Batch API, half the price, for big backfills.",
