@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -88,19 +89,25 @@ def test_global_lineage_shows_both_assets_and_their_edge(browser, platform: Plat
     for name in ("market_data", "historical_cases"):
         graph.locator("foreignObject", has_text=name).last.wait_for()
 
-    geometry = page.evaluate(GRAPH_GEOMETRY_JS, GRAPH)
-    boxes = {}
-    for name in ("market_data", "historical_cases"):
-        [box] = [n for n in geometry["nodes"] if n["text"].startswith(name)]
-        boxes[name] = box
-    edges = {(tuple(e["start"]), tuple(e["end"])) for e in geometry["edges"]}
-    # The edge leaves market_data and ends (at its arrow head) at historical_cases.
-    linking = [
-        (start, end)
-        for start, end in edges
-        if distance_to_box(list(start), boxes["market_data"]) < 15
-        and distance_to_box(list(end), boxes["historical_cases"]) < 15
-    ]
+    # Unfolding a group re-lays the graph out with an animation: read the geometry until it settles.
+    deadline = time.monotonic() + 30
+    while True:
+        geometry = page.evaluate(GRAPH_GEOMETRY_JS, GRAPH)
+        boxes = {}
+        for name in ("market_data", "historical_cases"):
+            [box] = [n for n in geometry["nodes"] if n["text"].startswith(name)]
+            boxes[name] = box
+        edges = {(tuple(e["start"]), tuple(e["end"])) for e in geometry["edges"]}
+        # The edge leaves market_data and ends (at its arrow head) at historical_cases.
+        linking = [
+            (start, end)
+            for start, end in edges
+            if distance_to_box(list(start), boxes["market_data"]) < 15
+            and distance_to_box(list(end), boxes["historical_cases"]) < 15
+        ]
+        if linking or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
     assert linking, f"no edge market_data -> historical_cases among {edges} for nodes {boxes}"
     assert not [e for e in edges if distance_to_box(list(e[0]), boxes["historical_cases"]) < 15], (
         "an edge leaves historical_cases, which has no downstream asset"
