@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,9 @@ class CaseGenerationError(Exception):
     """No valid case for a theme after the allowed attempts; the message lists each attempt's problem."""
 
 
+# A prompt version and the schema never change within a process; both are needed twice per theme
+# (cache lookup, then the call), so read and build each once.
+@cache
 def _prompt_sections(version: str) -> dict[str, str]:
     text = resources.files("adelie_assets.defs.cases").joinpath(f"prompts/{version}.md").read_text("utf-8")
     sections: dict[str, str] = {}
@@ -57,12 +61,17 @@ def render_messages(theme: Theme, day: date, version: str = PROMPT_VERSION) -> l
     return [{"role": "system", "content": sections["system"]}, {"role": "user", "content": user}]
 
 
+@cache
+def _case_schema() -> dict[str, Any]:
+    return HistoricalCase.model_json_schema()
+
+
 def request_hash(model: str, version: str, messages: list[dict[str, str]]) -> str:
     payload = json.dumps(
         {
             "model": model,
             "prompt_version": version,
-            "schema": HistoricalCase.model_json_schema(),
+            "schema": _case_schema(),
             "messages": messages,
         },
         sort_keys=True,
