@@ -34,6 +34,7 @@ import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
 
+
 class ComposeError(ValueError):
     """The compose file uses something this runner does not understand, or a required variable is unset."""
 
