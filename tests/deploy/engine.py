@@ -141,10 +141,13 @@ def stop_engine(timeout: float = 30.0) -> None:
         return
     pid = int(PID_FILE.read_text())
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    if b"dockerd" not in cmdline:  # gone, or the pid now belongs to another process
         PID_FILE.unlink()
         return
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
