@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+import psycopg2
 import pytest
 
 from tests.deploy.deployment import (
@@ -24,7 +25,7 @@ from tests.deploy.deployment import (
     image_stream_contains,
     inspect,
 )
-from tests.e2e.harness import LOCATION_NAME
+from tests.e2e.harness import LOCATION_NAME, wait_until
 
 pytestmark = [pytest.mark.deploy, pytest.mark.postgres, pytest.mark.slow]
 
@@ -35,8 +36,11 @@ ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX
 CASES_PER_DAY = 5
 RUN_TIMEOUT = 300  # the backfill daemon's fixed 30 s loop twice, plus the runs
 RUNTIME_UID = "10001"
-# Slowest acceptable `docker stop`: far below every grace period, so SIGKILL never decides it.
+# Slowest acceptable `docker stop` of webserver and daemon: far below their 10 s grace period.
 STOP_BOUND_SECONDS = 8.0
+# The run in flight while the containers stop: its two KRX calls take this long each.
+IN_FLIGHT_DAY = "2026-11-23"
+IN_FLIGHT_KRX_LATENCY = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -228,16 +232,43 @@ def test_every_process_runs_as_the_unprivileged_user(deployment: Deployment, run
     assert [s for s in seen if s.uid != RUNTIME_UID] == []
 
 
-def test_the_containers_stop_cleanly(deployment: Deployment, runs: dict[str, Any]) -> None:
-    """Last: `docker stop` in reverse start order. Each must exit 0 on SIGTERM (through the init
-    process), well within its grace period, without a restart along the way."""
+def run_status_in_storage(deployment: Deployment, run_id: str) -> str:
+    """A run's status read from Dagster's run storage directly (the webserver may be stopped)."""
+    params = deployment._pg_params()
+    params["dbname"] = str(deployment.dagster_db)
+    with psycopg2.connect(**params, connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+        [(status,)] = cur.fetchall()
+    return str(status)
+
+
+def test_the_containers_stop_cleanly_and_let_a_run_in_flight_finish(
+    deployment: Deployment, runs: dict[str, Any]
+) -> None:
+    """Last: `docker stop` in compose's order (dependants first), while a run is in flight. Each
+    container must exit 0 on SIGTERM (through the init process) before its grace period ends, so
+    SIGKILL never decides it, and the code server must wait for the run to report its end."""
+    assert deployment.krx is not None
     for name in ("daemon", "webserver", "user_code"):
         assert inspect(deployment.containers[name])["RestartCount"] == 0, name
-    results = {name: deployment.stop_service(name) for name in ("daemon", "webserver", "user_code")}
+    deployment.krx.latency = IN_FLIGHT_KRX_LATENCY
+    try:
+        run_id = deployment.launch_job_run("daily_pipeline", IN_FLIGHT_DAY)
+        wait_until(lambda: deployment.krx is not None and deployment.krx.in_flight > 0, 120, "a KRX call")
+        results = {name: deployment.stop_service(name) for name in ("daemon", "webserver", "user_code")}
+    finally:
+        deployment.krx.latency = 0.0
     print(
-        "deploy: docker stop "
+        "deploy: docker stop with a run in flight: "
         + ", ".join(f"{n} {r.seconds:.1f} s (exit {r.exit_code})" for n, r in results.items())
     )
     for name, result in results.items():
         assert (result.exit_code, result.oom_killed) == (0, False), (name, result)
-        assert result.seconds < min(STOP_BOUND_SECONDS, result.grace_seconds), (name, result)
+        assert result.seconds < result.grace_seconds, (name, result)
+    for name in ("daemon", "webserver"):
+        assert results[name].seconds < STOP_BOUND_SECONDS, (name, results[name])
+    # compose's stop_grace_period on user_code: the code server outlived the in-flight run.
+    assert run_status_in_storage(deployment, run_id) == "SUCCESS"
+    assert deployment.warehouse_query(
+        "SELECT count(*) FROM market_data WHERE trade_date = %s", (IN_FLIGHT_DAY,)
+    ) == [(ROWS_PER_DAY,)]
