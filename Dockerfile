@@ -42,9 +42,11 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
     && chown -R dagster:dagster "${MPLCONFIGDIR}"
 
 # Source layer: the package itself, installed without touching the dependencies resolved above.
+# The copied source is deleted after the install: otherwise a process started in this WORKDIR
+# (python -c, the code server) imported ./adelie_assets and the run workers the installed copy.
 COPY adelie_assets ./adelie_assets
 RUN pip install --no-cache-dir --no-deps . \
-    && rm -rf build ./*.egg-info
+    && rm -rf build ./*.egg-info ./adelie_assets
 
 # Instance config and the deployed workspace. They are root-owned, so the runtime user cannot
 # change them. DAGSTER_HOME/storage (compute logs) and ADELIE_STATE_DIR belong to the runtime

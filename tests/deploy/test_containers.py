@@ -83,6 +83,18 @@ def test_the_image_holds_no_fakes_no_tests_and_no_dev_tools(deployment: Deployme
     assert not [p for p in everything if "/fakes/" in p or p.endswith(("krx_server.py", "openai_server.py"))]
     assert not [p for p in everything if "/tests/" in p or p.split("/")[-1].startswith("test_")]
     assert not [p for p in everything if p.endswith(("demo.py", "krx_samples"))]
+    # One copy of the package: the installed one, also for a process started in the WORKDIR.
+    where = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        image,
+        "python",
+        "-c",
+        "import adelie_assets; print(adelie_assets.__file__)",
+    ).stdout.strip()
+    assert where == f"{site}/adelie_assets/__init__.py"
     probe = docker(
         "run",
         "--rm",
