@@ -32,12 +32,8 @@ from tests.deploy import compose
 from tests.deploy.engine import DOCKER
 from tests.e2e.harness import REPO_ROOT, Platform, PlatformError, create_database, drop_database, wait_until
 
-IMAGE_SERVICES = ("instance_init", "user_code", "webserver", "daemon")
 # The compose service this test replaces with the machine's own PostgreSQL server.
 REPLACED_SERVICES = ("postgres",)
-# Compose service names the workspace and the environment connect to; on host networking they
-# are this machine's loopback.
-SERVICE_HOSTS = {"postgres": "127.0.0.1", "user_code": "127.0.0.1"}
 
 _CONTEXT_IGNORE = shutil.ignore_patterns(
     ".git",
@@ -287,11 +283,13 @@ class Deployment(Platform):
         env_file = self.root / f"{name}.env"  # type: ignore[operator]
         env_file.write_text("".join(f"{k}={v}\n" for k, v in service.full_environment().items()))
         env_file.chmod(0o600)
+        # As on the compose network, every service name resolves; with host networking, to loopback.
+        hosts = {other: "127.0.0.1" for other in self.services}
         args = service.run_args(
             container=container,
             volume_prefix=f"{self.project}_",
             env_file=env_file,
-            extra_hosts=SERVICE_HOSTS,
+            extra_hosts=hosts,
         )
         docker(
             "run",
