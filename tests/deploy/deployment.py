@@ -26,11 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from tests.deploy import compose
 from tests.deploy.engine import DOCKER
-from tests.e2e.harness import REPO_ROOT, Platform, PlatformError, create_database, drop_database, wait_until
+
+# The fakes as the e2e harness imports them, so both follow wherever the fakes package lives.
+from tests.e2e.harness import (
+    REPO_ROOT,
+    FakeKrx,
+    FakeOpenAI,
+    Platform,
+    PlatformError,
+    create_database,
+    drop_database,
+    wait_until,
+)
 
 # The compose service this test replaces with the machine's own PostgreSQL server.
 REPLACED_SERVICES = ("postgres",)
