@@ -30,7 +30,8 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
     && pip install --no-cache-dir --requirement /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# Source layer: the package itself, installed without touching the dependencies resolved above.
+# Source layer: the package itself, installed without touching the dependencies resolved above. Only
+# adelie_assets/: the fakes and the demo (adelie_fakes/) are test machinery and stay out of the image.
 COPY adelie_assets ./adelie_assets
 RUN pip install --no-cache-dir --no-deps . \
     && rm -rf build ./*.egg-info

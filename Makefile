@@ -20,7 +20,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: setup
-	$(BIN)/python -m adelie_assets.demo
+	$(BIN)/python -m adelie_fakes.demo
 
 demo-ui: setup
 	DAGSTER_HOME=$(CURDIR)/.adelie/demo/dagster_home ADELIE_STATE_DIR=$(CURDIR)/.adelie/demo \

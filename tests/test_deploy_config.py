@@ -442,6 +442,24 @@ def test_dockerignore_allowlists_only_what_the_image_copies() -> None:
     assert not any(".env" in a for a in allowed)
 
 
+def test_the_image_gets_neither_the_fakes_nor_the_demo() -> None:
+    """adelie_fakes/ (fake servers, recorded samples, demo) stays out of the build context, and the shipped
+    package does not import it, so the image works without it."""
+    allowed = {
+        ln.strip()[1:].rstrip("/")
+        for ln in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if ln.strip().startswith("!")
+    }
+    copied = {a.split()[0] for i, a in _dockerfile_instructions() if i == "COPY"}
+    assert not any(src.startswith("adelie_fakes") for src in allowed | copied), allowed | copied
+    importers = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "adelie_assets").rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+adelie_fakes\b", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert importers == []
+
+
 # --------------------------------------------------------------------------------------------------
 # docker compose
 # --------------------------------------------------------------------------------------------------

@@ -30,10 +30,10 @@ from adelie_assets.definitions import defs
 from adelie_assets.defs.pipeline import alerts, catch_up
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.builders import krx_for
 from tests.test_checks import tampered_krx
 

@@ -42,8 +42,8 @@ import psycopg2.extensions
 import requests
 import yaml
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_NAME = "adelie_assets"

@@ -26,8 +26,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.reliability.conftest import REPO, PrivatePostgres, python_subprocess
 
 pytestmark = pytest.mark.postgres
