@@ -13,7 +13,8 @@ import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetChecksDefinition, asset_check
 
 from adelie_assets.calendar import trading_day_partitions
-from adelie_assets.defs.cases.assets import HistoricalCasesConfig, historical_cases
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.config import HistoricalCasesConfig
 from adelie_assets.defs.cases.themes import select_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.lib.partitioned_checks import (
