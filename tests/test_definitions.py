@@ -1,6 +1,7 @@
 """The code location loads with no credentials, never imports pykrx/openai, and validates from the CLI."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,38 @@ def test_definitions_hold_the_product() -> None:
     parents = graph.get(AssetKey("historical_cases")).parent_keys
     assert {k.to_user_string() for k in parents} == {"market_data"}
     assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
+
+
+def test_the_package_validates_installed_outside_the_repository(tmp_path: Path) -> None:
+    """As in the image (`pip install --no-deps .`): no pyproject.toml above the package, another cwd.
+    Dagster's `load_from_defs_folder` would fail here (it looks for [tool.dg] above the package)."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        REPO / "adelie_assets", site / "adelie_assets", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = clean_env(tmp_path) | {"PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import adelie_assets.definitions as d; print(d.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.stdout.strip() == str(site / "adelie_assets" / "definitions.py"), where.stderr[-2000:]
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "adelie_assets.definitions",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stdout + proc.stderr
