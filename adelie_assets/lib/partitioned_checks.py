@@ -25,6 +25,7 @@ from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
 from adelie_assets.resources.warehouse import Warehouse
 
 EXAMPLES = 10
+SEVERITY = "severity"  # check-spec metadata key: the severity every result of the check carries
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
@@ -56,12 +57,19 @@ def rows_by_day(frame: pd.DataFrame, days: list[date]) -> dict[date, pd.DataFram
     return {day: frame[frame["trade_date"] == day] for day in days}
 
 
+def severity_metadata(severity: AssetCheckSeverity) -> dict[str, str]:
+    """The check spec's metadata that sets, and shows in the UI, the severity of its results."""
+    return {SEVERITY: severity.value}
+
+
 def day_results(
-    context: AssetCheckExecutionContext,
-    verdicts: Mapping[date, Verdict],
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    context: AssetCheckExecutionContext, verdicts: Mapping[date, Verdict]
 ) -> Iterator[CheckEvent]:
-    """One result per checked day: a range run would otherwise record one result with no partition."""
+    """One result per checked day (a range run would otherwise record one result with no partition),
+    with the severity named in the check spec's metadata."""
+    (spec,) = context.check_specs
+    declared = spec.metadata.get(SEVERITY, AssetCheckSeverity.ERROR.value)
+    severity = AssetCheckSeverity(getattr(declared, "value", declared))
     if context.has_partition_key and len(verdicts) == 1:
         (verdict,) = verdicts.values()
         yield AssetCheckResult(
@@ -71,7 +79,6 @@ def day_results(
             metadata=verdict.metadata,
         )
         return
-    (spec,) = context.check_specs
     yield Output(None, output_name=context.op_def.output_defs[0].name)
     for day, verdict in sorted(verdicts.items()):
         yield AssetCheckEvaluation(
@@ -106,12 +113,13 @@ def daily_check(
         partitions_def=trading_day_partitions,
         additional_deps=list(additional_deps) or None,
         description=description,
+        metadata=severity_metadata(severity),
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
         days = checked_days(context)
         frames = [rows_by_day(read(warehouse, days), days) for read in reads]
         verdicts = {day: verdict_of(*(frame[day] for frame in frames)) for day in days}
-        yield from day_results(context, verdicts, severity)
+        yield from day_results(context, verdicts)
 
     return _check
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetChecksDefinition, asset_check
+from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetCheckSeverity, asset_check
 
 from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.defs.cases.assets import historical_cases
@@ -25,6 +25,7 @@ from adelie_assets.lib.partitioned_checks import (
     day_results,
     examples,
     rows_by_day,
+    severity_metadata,
 )
 from adelie_assets.resources.warehouse import Warehouse
 
@@ -145,6 +146,7 @@ def required_fields_verdict(cases: pd.DataFrame) -> Verdict:
     partitions_def=trading_day_partitions,
     additional_deps=[market_data],
     description="One case per theme that select_themes picks from the day's market_data (run's config).",
+    metadata=severity_metadata(AssetCheckSeverity.ERROR),
 )
 def expected_case_count(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
     config = run_config(context)

@@ -21,6 +21,7 @@ from adelie_assets.lib.partitioned_checks import (
     day_results,
     examples,
     rows_by_day,
+    severity_metadata,
 )
 from adelie_assets.resources.warehouse import Warehouse, market_data_table
 
@@ -208,6 +209,7 @@ within_price_limit = _daily(
     asset=market_data,
     name="row_count_stable",
     partitions_def=trading_day_partitions,
+    metadata=severity_metadata(AssetCheckSeverity.WARN),
     description=(
         f"WARN when the row count moves more than ±{ROW_COUNT_CHANGE_LIMIT:.0%} from the previous "
         "trading day's rows in the warehouse."
@@ -222,7 +224,7 @@ def row_count_stable(context: AssetCheckExecutionContext, warehouse: Warehouse) 
         verdicts[day] = row_count_change_verdict(
             rows[day], warehouse.count_rows(market_data_table, previous), previous
         )
-    yield from day_results(context, verdicts, AssetCheckSeverity.WARN)
+    yield from day_results(context, verdicts)
 
 
 market_data_checks: list[AssetChecksDefinition] = [
