@@ -41,18 +41,22 @@ def test_import_loads_no_pykrx_no_openai_and_calls_nothing(tmp_path: Path) -> No
     assert proc.stdout.strip() == "ok"
 
 
-def test_dagster_definitions_validate_with_no_env_at_the_repo_root(tmp_path: Path) -> None:
+def assert_validates(cwd: Path, env: dict[str, str], *args: str) -> None:
     dagster = Path(sys.executable).parent / "dagster"
     proc = subprocess.run(
-        [str(dagster), "definitions", "validate"],
-        env=clean_env(tmp_path),
-        cwd=REPO,
+        [str(dagster), "definitions", "validate", *args],
+        env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_dagster_definitions_validate_with_no_env_at_the_repo_root(tmp_path: Path) -> None:
+    assert_validates(REPO, clean_env(tmp_path))
 
 
 def test_definitions_hold_the_product() -> None:
@@ -84,19 +88,4 @@ def test_the_package_validates_installed_outside_the_repository(tmp_path: Path) 
         timeout=120,
     )
     assert where.stdout.strip() == str(site / "adelie_assets" / "definitions.py"), where.stderr[-2000:]
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "definitions",
-            "validate",
-            "-m",
-            "adelie_assets.definitions",
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "All code locations passed validation" in proc.stdout + proc.stderr
+    assert_validates(tmp_path, env, "-m", "adelie_assets.definitions")

@@ -143,7 +143,7 @@ def test_both_dagster_yaml_pass_the_instance_schema_with_stock_storages() -> Non
 
     local, custom_class = dagster_instance_config(str(REPO), LOCAL_DAGSTER_YAML.name)
     assert custom_class is None
-    assert set(local["storage"]) == {"sqlite"}
+    assert "storage" not in local  # Dagster's embedded SQLite under $DAGSTER_HOME
     # No storage class of our own: only Dagster's stock storages, no private-API subclasses.
     for cfg in (config, local):
         assert not {"run_storage", "event_log_storage", "schedule_storage"} & set(cfg)
@@ -151,9 +151,9 @@ def test_both_dagster_yaml_pass_the_instance_schema_with_stock_storages() -> Non
 
 def test_local_and_production_dagster_yaml_differ_only_in_storage() -> None:
     production, local = _load(DAGSTER_YAML), _load(LOCAL_DAGSTER_YAML)
-    assert set(production["storage"]) == {"postgres"} and set(local["storage"]) == {"sqlite"}
+    assert set(production["storage"]) == {"postgres"} and "storage" not in local
     behaviour = {k: v for k, v in production.items() if k != "storage"}
-    assert {k: v for k, v in local.items() if k != "storage"} == behaviour
+    assert local == behaviour
     assert {"run_coordinator", "concurrency", "run_monitoring", "run_retries", "retention"} <= set(behaviour)
 
 
@@ -169,27 +169,23 @@ def test_local_dev_with_empty_dagster_home_uses_sqlite(
         assert isinstance(instance.run_storage, SqliteRunStorage)
 
 
-def test_the_root_dagster_yaml_uses_sqlite_under_the_directory_it_runs_in(
+def test_the_root_dagster_yaml_uses_sqlite_under_dagster_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`dagster dev` at the repository root reads this file; with no DAGSTER_PG_* it must still work,
-    and keep its history in ./.adelie/dagster_home (not a temporary directory)."""
+    """`dagster dev` at the repository root reads this file; with no DAGSTER_PG_* it must still work."""
     from dagster import DagsterInstance
     from dagster._core.storage.event_log import SqliteEventLogStorage
     from dagster._core.storage.runs import SqliteRunStorage
 
     for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "DAGSTER_PG_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(LOCAL_DAGSTER_YAML, home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
+    shutil.copy(LOCAL_DAGSTER_YAML, tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with DagsterInstance.get() as instance:
         assert isinstance(instance.run_storage, SqliteRunStorage)
         assert isinstance(instance.event_log_storage, SqliteEventLogStorage)
         assert instance.get_runs_count() == 0
-    assert (tmp_path / ".adelie" / "dagster_home" / "history" / "runs.db").exists()
+    assert (tmp_path / "history" / "runs.db").exists()
 
 
 def test_a_missing_postgres_variable_is_an_error_naming_it(
