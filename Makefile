@@ -27,7 +27,7 @@ demo-ui: setup
 		$(BIN)/dagster dev -w workspace.yaml
 
 # DAGSTER_HOME keeps runs across sessions; the root dagster.yaml is copied in, since Dagster reads
-# $$DAGSTER_HOME/dagster.yaml once DAGSTER_HOME is set.
+# $DAGSTER_HOME/dagster.yaml once DAGSTER_HOME is set.
 dev: setup
 	mkdir -p .adelie/dagster_home && cp dagster.yaml .adelie/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.adelie/dagster_home $(BIN)/dagster dev -w workspace.yaml
