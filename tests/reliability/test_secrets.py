@@ -179,7 +179,7 @@ class SecretRun:
 def secret_run(private_pg: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory):
     private_pg.ensure_running()
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")  # production: Postgres
     state = tmp_path_factory.mktemp("state")
     with WebhookCapture() as webhook:
         sentinels = Sentinels.make(webhook.url)
