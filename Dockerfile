@@ -26,7 +26,7 @@ WORKDIR /opt/dagster/app
 # requirement list is read from [project].dependencies, so the image installs exactly what
 # `pip install .` would, without copying the source yet. All dependencies ship manylinux wheels
 # (psycopg2-binary bundles libpq), so no compiler or apt packages are needed.
-# The third-party packages' own test suites (pandas, numpy, matplotlib: ~65 MB) are deleted in the
+# The third-party packages' own test suites (pandas, numpy, matplotlib: ~58 MB) are deleted in the
 # same layer: nothing imports them at run time.
 # pykrx imports matplotlib, which keeps its font cache in $MPLCONFIGDIR (default
 # ~/.config/matplotlib). The runtime user has no writable home, so without this every run worker
@@ -41,7 +41,8 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
     && python -c "import matplotlib.font_manager" \
     && chown -R dagster:dagster "${MPLCONFIGDIR}"
 
-# Source layer: the package itself, installed without touching the dependencies resolved above.
+# Source layer: the package itself, installed without touching the dependencies resolved above. Only
+# adelie_assets/: the fakes and the demo (adelie_fakes/) are test machinery and stay out of the image.
 # The copied source is deleted after the install: otherwise a process started in this WORKDIR
 # (python -c, the code server) imported ./adelie_assets and the run workers the installed copy.
 COPY adelie_assets ./adelie_assets
@@ -51,7 +52,7 @@ RUN pip install --no-cache-dir --no-deps . \
 # Instance config and the deployed workspace. They are root-owned, so the runtime user cannot
 # change them. DAGSTER_HOME/storage (compute logs) and ADELIE_STATE_DIR belong to the runtime
 # user. Compose mounts named volumes there, and a new volume copies this ownership.
-COPY dagster.yaml ${DAGSTER_HOME}/dagster.yaml
+COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 COPY deploy/workspace.yaml ./deploy/workspace.yaml
 RUN mkdir -p ${DAGSTER_HOME}/storage ${ADELIE_STATE_DIR} \
     && chown dagster:dagster ${DAGSTER_HOME} ${DAGSTER_HOME}/storage ${ADELIE_STATE_DIR}
