@@ -58,7 +58,7 @@ def runs(deployment: Deployment) -> dict[str, Any]:
     assert deployment.build is not None
     print(
         f"deploy: image build {deployment.build.seconds:.1f} s (cached layers as found), "
-        f"startup {deployment.startup_seconds:.0f} s, "
+        f"services up {deployment.startup_seconds:.0f} s, "
         f"daily run + 3-day backfill {time.monotonic() - started:.0f} s"
     )
     return {"daily": daily, "backfill": backfill, "sampler": sampler}
