@@ -36,8 +36,6 @@ ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX
 CASES_PER_DAY = 5
 RUN_TIMEOUT = 300  # the backfill daemon's fixed 30 s loop twice, plus the runs
 RUNTIME_UID = "10001"
-# Slowest acceptable `docker stop` of webserver and daemon: far below their 10 s grace period.
-STOP_BOUND_SECONDS = 8.0
 # The run in flight while the containers stop: its two KRX calls take this long each.
 IN_FLIGHT_DAY = "2026-11-23"
 IN_FLIGHT_KRX_LATENCY = 4.0
@@ -277,8 +275,6 @@ def test_the_containers_stop_cleanly_and_let_a_run_in_flight_finish(
     for name, result in results.items():
         assert (result.exit_code, result.oom_killed) == (0, False), (name, result)
         assert result.seconds < result.grace_seconds, (name, result)
-    for name in ("daemon", "webserver"):
-        assert results[name].seconds < STOP_BOUND_SECONDS, (name, results[name])
     # compose's stop_grace_period on user_code: the code server outlived the in-flight run.
     assert run_status_in_storage(deployment, run_id) == "SUCCESS"
     assert deployment.warehouse_query(
