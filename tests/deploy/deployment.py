@@ -133,13 +133,24 @@ def prepare_context(root: Path, env_file_text: str) -> Path:
     return context
 
 
+def image_id(tag: str) -> str | None:
+    result = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
 def build_image(context: Path, tag: str, *, no_cache: bool = False, timeout: float = 900) -> BuildResult:
+    previous = image_id(tag)
     started = time.monotonic()
     args = ["build", "--network", "host", "-t", tag, "-f", str(context / "Dockerfile")]
     if no_cache:
         args.append("--no-cache")
     docker(*args, str(context), timeout=timeout)
-    return BuildResult(tag, time.monotonic() - started, context)
+    seconds = time.monotonic() - started
+    if previous is not None and previous != image_id(tag):
+        # The image this tag named before is untagged now: drop it, or every dependency change
+        # would leave ~0.5 GB behind on a machine that keeps its images between runs.
+        docker("image", "rm", previous, check=False)
+    return BuildResult(tag, seconds, context)
 
 
 @dataclass(frozen=True)
