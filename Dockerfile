@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     DAGSTER_HOME=/opt/dagster/dagster_home \
-    ADELIE_STATE_DIR=/opt/dagster/state
+    ADELIE_STATE_DIR=/opt/dagster/state \
+    MPLCONFIGDIR=/opt/dagster/matplotlib
 
 # A fixed, unprivileged uid/gid so volume ownership stays the same across rebuilds.
 RUN groupadd --system --gid 10001 dagster \
@@ -25,16 +26,28 @@ WORKDIR /opt/dagster/app
 # requirement list is read from [project].dependencies, so the image installs exactly what
 # `pip install .` would, without copying the source yet. All dependencies ship manylinux wheels
 # (psycopg2-binary bundles libpq), so no compiler or apt packages are needed.
+# The third-party packages' own test suites (pandas, numpy, matplotlib: ~58 MB) are deleted in the
+# same layer: nothing imports them at run time.
+# pykrx imports matplotlib, which keeps its font cache in $MPLCONFIGDIR (default
+# ~/.config/matplotlib). The runtime user has no writable home, so without this every run worker
+# logged "Permission denied" and rebuilt the cache in a new /tmp directory. The cache is built
+# here once, in a directory the runtime user owns (matplotlib only uses a writable one).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
     && pip install --no-cache-dir --requirement /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && rm /tmp/requirements.txt \
+    && find "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+       -type d -name tests -prune -exec rm -rf {} + \
+    && python -c "import matplotlib.font_manager" \
+    && chown -R dagster:dagster "${MPLCONFIGDIR}"
 
 # Source layer: the package itself, installed without touching the dependencies resolved above. Only
 # adelie_assets/: the fakes and the demo (adelie_fakes/) are test machinery and stay out of the image.
+# The copied source is deleted after the install: otherwise a process started in this WORKDIR
+# (python -c, the code server) imported ./adelie_assets and the run workers the installed copy.
 COPY adelie_assets ./adelie_assets
 RUN pip install --no-cache-dir --no-deps . \
-    && rm -rf build ./*.egg-info
+    && rm -rf build ./*.egg-info ./adelie_assets
 
 # Instance config and the deployed workspace. They are root-owned, so the runtime user cannot
 # change them. DAGSTER_HOME/storage (compute logs) and ADELIE_STATE_DIR belong to the runtime
