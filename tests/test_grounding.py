@@ -83,3 +83,9 @@ def test_facts_collect_dates_objects_and_ignore_booleans() -> None:
     assert ungrounded("2016년 3월 2일", facts) == []
     assert ungrounded("1개 종목", facts) == []
     assert ungrounded("2017년", facts) == ["year '2017년' is not the year of a date among the facts"]
+
+
+def test_digits_inside_a_given_company_name_are_not_numbers() -> None:
+    facts = Facts.collect({"name": "현대차2우B", "ticker": "005387", "change_pct": 4.1})
+    assert ungrounded("현대차2우B(005387)는 4.1% 올랐다.", facts) == []
+    assert ungrounded("KODEX 200도 올랐다.", facts) == ["number '200' is not among the facts"]

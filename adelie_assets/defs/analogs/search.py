@@ -77,6 +77,10 @@ class History:
         positions = np.repeat(np.arange(len(calendar), dtype=np.int32), counts)
         return cls(list(calendar), codes, values, positions, starts)
 
+    def day_rows(self, day: date) -> int:
+        position = self.calendar.index(day)
+        return int(self.starts[position + 1] - self.starts[position])
+
     def position(self, day: date) -> int:
         return self.calendar.index(day)
 

@@ -72,6 +72,7 @@ class Facts:
     dates: set[date] = field(default_factory=set)
     tickers: set[str] = field(default_factory=set)
     analog_ids: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # company names may hold digits ("현대차2우B")
 
     @classmethod
     def collect(cls, *sources: object) -> Facts:
@@ -101,6 +102,8 @@ class Facts:
                 self.analog_ids.add(value)
             elif key is not None and "ticker" in key:
                 self.tickers.add(value)
+            elif key is not None and "name" in key and any(c.isdigit() for c in value):
+                self.names.add(value)
             elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
                 self.dates.add(date.fromisoformat(value))
 
@@ -122,8 +125,8 @@ def _decimals(text: str) -> int:
 def ungrounded(text: str, facts: Facts) -> list[str]:
     """What `text` states that is not among `facts`: each item names the token and why."""
     problems: list[str] = []
-    for analog_id in sorted(facts.analog_ids, key=len, reverse=True):
-        text = text.replace(analog_id, " ")
+    for known in sorted(facts.analog_ids | facts.names, key=len, reverse=True):
+        text = text.replace(known, " ")
     months = {(d.year, d.month) for d in facts.dates}
     month_days = {(d.month, d.day) for d in facts.dates}
 
