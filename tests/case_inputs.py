@@ -59,3 +59,40 @@ def analogs() -> list[dict]:
 
 
 INDICES = {"KOSPI": {"close": 2612.34, "change_pct": 1.23}, "KOSDAQ": {"close": 845.1, "change_pct": -0.4}}
+
+
+def write_case_upstream(warehouse: object, day: date, market: object, k: int = 3) -> None:
+    """daily_themes (today's rules), market_indices and market_analogs rows for `day` of `market`
+    (a market_data frame already written), so that historical_cases can run on its own."""
+    import pandas as pd
+
+    from adelie_assets.defs.cases.daily_themes import theme_rows
+    from adelie_assets.defs.cases.themes import select_themes
+    from adelie_assets.resources.warehouse import daily_themes_table, market_analogs_table, market_indices_table
+
+    themes = select_themes(market, 5, 3, 5_000_000_000)
+    warehouse.replace_rows(daily_themes_table, [day], theme_rows(day, themes))  # type: ignore[attr-defined]
+    indices = pd.DataFrame(
+        [
+            {"trade_date": day, "index_name": name, "open": v["close"], "high": v["close"], "low": v["close"],
+             "close": v["close"], "change_pct": v["change_pct"], "volume": 1_000_000,
+             "trading_value": 10**13, "market_cap": 10**15}
+            for name, v in INDICES.items()
+        ]
+    )  # fmt: skip
+    warehouse.replace_rows(market_indices_table, [day], indices)  # type: ignore[attr-defined]
+    rows, seen = [], set()
+    for theme_ in themes:
+        for stock in theme_.stocks:
+            if stock.ticker in seen:
+                continue
+            seen.add(stock.ticker)
+            for rank in range(1, k + 1):
+                row = analog_row(stock.ticker, rank)
+                rows.append({**row, "trade_date": day, "subject_name": stock.name, "theme_rank": theme_.rank})
+    for name in ("KOSPI", "KOSDAQ"):
+        rows += [{**analog_row(name, rank, "index"), "trade_date": day} for rank in range(1, k + 1)]
+    frame = pd.DataFrame(rows)
+    frame["history_start"] = date(2015, 1, 2)
+    frame["history_years"] = 10.0
+    warehouse.replace_rows(market_analogs_table, [day], frame)  # type: ignore[attr-defined]
