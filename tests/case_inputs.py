@@ -68,7 +68,11 @@ def write_case_upstream(warehouse: object, day: date, market: object, k: int = 3
 
     from adelie_assets.defs.cases.daily_themes import theme_rows
     from adelie_assets.defs.cases.themes import select_themes
-    from adelie_assets.resources.warehouse import daily_themes_table, market_analogs_table, market_indices_table
+    from adelie_assets.resources.warehouse import (
+        daily_themes_table,
+        market_analogs_table,
+        market_indices_table,
+    )
 
     themes = select_themes(market, 5, 3, 5_000_000_000)
     warehouse.replace_rows(daily_themes_table, [day], theme_rows(day, themes))  # type: ignore[attr-defined]

@@ -12,7 +12,18 @@ from adelie_assets.calendar import trading_days
 from adelie_assets.resources.krx import COLUMNS
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
 
-NAMES = ["삼성전자", "SK하이닉스", "현대차", "LG화학", "NAVER", "카카오", "셀트리온", "기아", "POSCO홀딩스", "KB금융"]
+NAMES = [
+    "삼성전자",
+    "SK하이닉스",
+    "현대차",
+    "LG화학",
+    "NAVER",
+    "카카오",
+    "셀트리온",
+    "기아",
+    "POSCO홀딩스",
+    "KB금융",
+]
 
 
 def quotes(start: date, end: date, per_market: int = 30, seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:

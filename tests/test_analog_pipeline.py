@@ -63,7 +63,9 @@ def warehouse(warehouse_url: str, history: tuple) -> Warehouse:
 
 def test_korean_cases_carry_the_facts_of_their_analogs(warehouse: Warehouse, fake_llm: FakeOpenAI) -> None:
     resources = {"warehouse": warehouse, "llm": _llm(fake_llm)}
-    result = _run([daily_themes, market_analogs, historical_cases], resources, span=(DAYS_RUN[0], DAYS_RUN[-1]))
+    result = _run(
+        [daily_themes, market_analogs, historical_cases], resources, span=(DAYS_RUN[0], DAYS_RUN[-1])
+    )
     assert result.success, step_failures(result)
     analogs = warehouse.read(market_analogs_table, DAYS_RUN)
     cases = warehouse.read_historical_cases(DAYS_RUN)
@@ -88,7 +90,9 @@ def test_korean_cases_carry_the_facts_of_their_analogs(warehouse: Warehouse, fak
     again = _run([historical_cases], resources, day=END)
     assert again.success and fake_llm.completion_count == calls
     assert again.asset_materializations_for_node("historical_cases")[0].metadata["input_tokens"].value == 0
-    fresh = _run([historical_cases], resources, day=END, config={"historical_cases": {"config": {"regenerate": True}}})
+    fresh = _run(
+        [historical_cases], resources, day=END, config={"historical_cases": {"config": {"regenerate": True}}}
+    )
     assert fresh.success and fake_llm.completion_count == calls + 5
 
 
@@ -106,7 +110,9 @@ def test_a_fault_of_the_fake_llm_never_leaves_a_row(
     resources = {"warehouse": warehouse, "llm": _llm(fake_llm)}
     assert _run([daily_themes, market_analogs], resources, day=END).success
     fake_llm.set_fault(fault)
-    result = _run([historical_cases], resources, day=END, config={"historical_cases": {"config": {"max_attempts": 2}}})
+    result = _run(
+        [historical_cases], resources, day=END, config={"historical_cases": {"config": {"max_attempts": 2}}}
+    )
     assert not result.success
     text = step_failures(result)["historical_cases"]
     assert problem in text and "no valid case after 2 attempts" in text

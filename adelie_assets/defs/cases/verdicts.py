@@ -17,7 +17,15 @@ REQUIRED_TEXT = (
     "request_hash",
 )  # fmt: skip
 REQUIRED_LISTS = ("theme_tickers", "related_tickers", "glossary")
-NARRATIVE_PARTS = ("background", "mirroring", "difference", "devils_advocate", "simulation", "result", "action")
+NARRATIVE_PARTS = (
+    "background",
+    "mirroring",
+    "difference",
+    "devils_advocate",
+    "simulation",
+    "result",
+    "action",
+)
 OUTCOME_KEYS = tuple(f"{p}after_{n}_pct" for p in ("", "index_") for n in (5, 20, 60))
 
 
@@ -33,7 +41,9 @@ def _date(value: Any) -> Any:
 def case_count_verdict(cases: pd.DataFrame, themes: pd.DataFrame) -> Verdict:
     metadata: dict[str, object] = {"cases": len(cases), "themes": len(themes)}
     if themes.empty:
-        return Verdict(False, "daily_themes has no rows for this day: the cases have nothing to stand on.", metadata)
+        return Verdict(
+            False, "daily_themes has no rows for this day: the cases have nothing to stand on.", metadata
+        )
     if len(cases) != len(themes) or set(cases["theme_rank"]) != set(themes["theme_rank"]):
         return Verdict(
             False,
@@ -56,7 +66,9 @@ def related_tickers_verdict(cases: pd.DataFrame, market: pd.DataFrame) -> Verdic
     if len(unknown):
         metadata["examples"] = examples(unknown)
         return Verdict(
-            False, f"{len(unknown)} related tickers are not in the day's market_data: {examples(unknown)}.", metadata
+            False,
+            f"{len(unknown)} related tickers are not in the day's market_data: {examples(unknown)}.",
+            metadata,
         )
     return Verdict(True, f"All {len(referenced)} related tickers are in the day's market_data.", metadata)
 
@@ -89,7 +101,9 @@ def _missing_fields(case: pd.Series) -> list[str]:
 
 def required_fields_verdict(cases: pd.DataFrame) -> Verdict:
     problems = {
-        f"#{int(case['theme_rank'])}": missing for _, case in cases.iterrows() if (missing := _missing_fields(case))
+        f"#{int(case['theme_rank'])}": missing
+        for _, case in cases.iterrows()
+        if (missing := _missing_fields(case))
     }
     metadata: dict[str, object] = {"cases": len(cases), "incomplete_cases": len(problems)}
     if problems:
@@ -113,16 +127,22 @@ def facts_verdict(cases: pd.DataFrame, analogs: pd.DataFrame) -> Verdict:
     for case in cases.to_dict("records"):
         rank, analog = case["theme_rank"], by_id.get(case["analog_id"])
         if analog is None:
-            problems.append(f"case {rank}: analog_id {case['analog_id']!r} is not in the day's market_analogs")
+            problems.append(
+                f"case {rank}: analog_id {case['analog_id']!r} is not in the day's market_analogs"
+            )
             continue
         if _date(case["event_date"]) != _date(analog["analog_date"]):
-            problems.append(f"case {rank}: event_date {case['event_date']} is not the analog's {analog['analog_date']}")
+            problems.append(
+                f"case {rank}: event_date {case['event_date']} is not the analog's {analog['analog_date']}"
+            )
         if _date(case["event_date"]) >= _date(case["trade_date"]):
             problems.append(f"case {rank}: event_date {case['event_date']} is not before the trade date")
         if int(case["event_year"]) != _date(analog["analog_date"]).year:
             problems.append(f"case {rank}: event_year {case['event_year']} is not the analog's year")
         if int(case["sync_rate"]) != round(float(analog["similarity"])):
-            problems.append(f"case {rank}: sync_rate {case['sync_rate']} is not round({analog['similarity']})")
+            problems.append(
+                f"case {rank}: sync_rate {case['sync_rate']} is not round({analog['similarity']})"
+            )
         outcome = _json(case["outcome"]) or {}
         wrong = [k for k in OUTCOME_KEYS if not _same(outcome.get(k), analog.get(k))]
         if wrong:
@@ -130,7 +150,9 @@ def facts_verdict(cases: pd.DataFrame, analogs: pd.DataFrame) -> Verdict:
     metadata: dict[str, object] = {"cases": len(cases), "problems": len(problems)}
     if problems:
         return Verdict(False, "; ".join(problems[:10]), metadata)
-    return Verdict(True, f"All {len(cases)} cases carry their analog's date, sync rate and outcomes.", metadata)
+    return Verdict(
+        True, f"All {len(cases)} cases carry their analog's date, sync rate and outcomes.", metadata
+    )
 
 
 def day_problems(cases: pd.DataFrame, requests: list[CaseRequest]) -> list[str]:
