@@ -71,6 +71,76 @@ historical_cases_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+# Contract tables of issue 12/13 (notes: contract-12-13). market_indices is shared with the
+# indices helper's `market_indices` asset.
+market_indices_table = sa.Table(
+    "market_indices",
+    metadata,
+    sa.Column("trade_date", sa.Date, primary_key=True),
+    sa.Column("index_name", sa.String(8), primary_key=True),  # 'KOSPI' | 'KOSDAQ'
+    sa.Column("open", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("close", sa.Float),
+    sa.Column("change_pct", sa.Float),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("trading_value", sa.BigInteger),
+    sa.Column("market_cap", sa.BigInteger),
+)
+
+daily_themes_table = sa.Table(
+    "daily_themes",
+    metadata,
+    sa.Column("trade_date", sa.Date, primary_key=True),
+    sa.Column("theme_rank", sa.Integer, primary_key=True),
+    sa.Column("theme_key", sa.Text, nullable=False),
+    sa.Column("label_ko", sa.Text, nullable=False),
+    sa.Column("label_en", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("selection_reason", sa.Text, nullable=False),
+    sa.Column("stocks", sa.JSON, nullable=False),
+)
+
+# One row per (day, kind): the day's feature vectors as binary blocks (docs/analogs.md, "Storage").
+analog_features_table = sa.Table(
+    "analog_features",
+    metadata,
+    sa.Column("trade_date", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),  # 'stock' | 'index'
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("codes", sa.LargeBinary, nullable=False),
+    sa.Column("vectors", sa.LargeBinary, nullable=False),
+)
+
+market_analogs_table = sa.Table(
+    "market_analogs",
+    metadata,
+    sa.Column("trade_date", sa.Date, primary_key=True),
+    sa.Column("subject", sa.String(12), primary_key=True),
+    sa.Column("analog_rank", sa.Integer, primary_key=True),
+    sa.Column("analog_id", sa.Text, nullable=False),
+    sa.Column("subject_kind", sa.String(8), nullable=False),
+    sa.Column("subject_name", sa.Text, nullable=False),
+    sa.Column("theme_rank", sa.Integer),
+    sa.Column("analog_ticker", sa.String(12), nullable=False),
+    sa.Column("analog_name", sa.Text, nullable=False),
+    sa.Column("analog_date", sa.Date, nullable=False),
+    sa.Column("similarity", sa.Float, nullable=False),
+    sa.Column("distance", sa.Float, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("after_5_pct", sa.Float),
+    sa.Column("after_20_pct", sa.Float),
+    sa.Column("after_60_pct", sa.Float),
+    sa.Column("index_after_5_pct", sa.Float),
+    sa.Column("index_after_20_pct", sa.Float),
+    sa.Column("index_after_60_pct", sa.Float),
+    sa.Column("path_analog", sa.JSON, nullable=False),
+    sa.Column("path_today", sa.JSON, nullable=False),
+    sa.Column("history_start", sa.Date, nullable=False),
+    sa.Column("history_years", sa.Float, nullable=False),
+)
+
+
 # LLM answers by request hash: re-materializing a day whose inputs, prompt and model did not
 # change costs no tokens.
 llm_cache_table = sa.Table(
@@ -260,7 +330,9 @@ class Warehouse(ConfigurableResource):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
             conn.execute(table.delete().where(table.c.trade_date.in_(list(days))))
             if not frame.empty:
-                if is_postgres(engine) and not any(isinstance(c.type, sa.JSON) for c in table.columns):
+                if is_postgres(engine) and not any(
+                    isinstance(c.type, sa.JSON | sa.LargeBinary) for c in table.columns
+                ):
                     _copy_into(conn, table, frame)
                 else:
                     conn.execute(table.insert(), _records(frame))
@@ -270,6 +342,11 @@ class Warehouse(ConfigurableResource):
         """Replace the rows of `days` with `frame` (columns of the market_data table), atomically."""
         columns = [c.name for c in market_data_table.columns]
         return self._replace(market_data_table, days, frame[columns])
+
+    def replace_rows(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
+        """Replace the rows of `days` in `table` with `frame` (its columns), atomically."""
+        columns = [c.name for c in table.columns if c.server_default is None]
+        return self._replace(table, days, frame[columns] if not frame.empty else frame)
 
     def replace_historical_cases(self, days: Sequence[date], frame: pd.DataFrame) -> int:
         columns = [c.name for c in historical_cases_table.columns if c.name != "created_at"]

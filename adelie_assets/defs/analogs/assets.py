@@ -1,8 +1,6 @@
 """`analog_features` (the day's setups, stored once) and `market_analogs` (the k nearest past setups
 of the day's theme stocks and of both indices). Rules: docs/analogs.md."""
 
-from __future__ import annotations
-
 import time
 from datetime import date
 
@@ -38,8 +36,6 @@ from adelie_assets.resources.warehouse import (
     market_indices_table,
 )
 
-# Index subjects' names as the app shows them.
-INDEX_NAMES_KO = {"KOSPI": "코스피", "KOSDAQ": "코스닥"}
 
 
 def _window(days: list[date]) -> list[date]:

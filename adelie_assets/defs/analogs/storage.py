@@ -17,17 +17,7 @@ from sqlalchemy.engine import Engine
 from adelie_assets.calendar import trading_days
 from adelie_assets.defs.analogs.features import FeatureBlock, pack, unpack
 from adelie_assets.defs.analogs.search import History
-from adelie_assets.resources.warehouse import is_postgres, metadata
-
-analog_features_table = sa.Table(
-    "analog_features",
-    metadata,
-    sa.Column("trade_date", sa.Date, primary_key=True),
-    sa.Column("kind", sa.String(8), primary_key=True),  # 'stock' | 'index'
-    sa.Column("row_count", sa.Integer, nullable=False),
-    sa.Column("codes", sa.LargeBinary, nullable=False),  # uint64 LE per row: 8-byte ASCII ticker
-    sa.Column("vectors", sa.LargeBinary, nullable=False),  # float32 LE, rows x COLUMNS
-)
+from adelie_assets.resources.warehouse import analog_features_table, is_postgres
 
 
 def block_rows(blocks: Sequence[FeatureBlock]) -> list[dict[str, object]]:

@@ -1,7 +1,5 @@
 """`daily_themes`: the day's themes, picked once (select_themes' rules) for analogs, cases and the app."""
 
-from __future__ import annotations
-
 from datetime import date
 
 import pandas as pd
