@@ -37,7 +37,6 @@ from adelie_assets.resources.warehouse import (
 )
 
 
-
 def _window(days: list[date]) -> list[date]:
     """The partition days plus the LOOKBACK_DAYS trading days before the first (or fewer, at the start)."""
     start = max(FIRST_TRADING_DAY, min(days).replace(year=min(days).year - 1))
@@ -124,9 +123,7 @@ def _analog_rows(
                     "subject_name": subject_name,
                     "theme_rank": theme_rank,
                     "analog_ticker": analog.ticker,
-                    "analog_name": names.get(
-                        (analog.ticker, analog.day), INDEX_NAMES_KO.get(analog.ticker, "")
-                    ),
+                    "analog_name": names.get((analog.ticker, analog.day), analog.ticker),
                     "analog_date": analog.day,
                     "similarity": analog.similarity,
                     "distance": analog.distance,
