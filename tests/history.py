@@ -88,3 +88,24 @@ def write_history(warehouse: Warehouse, market: pd.DataFrame, indices: pd.DataFr
     warehouse.replace_market_data(days, market)
     warehouse.replace_rows(market_indices_table, days, indices)
     return days
+
+
+def seed_history_before(warehouse: Warehouse, day: date, count: int = 110) -> None:
+    """Synthetic market_data, market_indices and analog_features for the `count` trading days before
+    `day`, plus `day`'s market_indices: enough history for market_analogs of `day` (whose own
+    market_data a test brings, e.g. from the fake KRX)."""
+    from adelie_assets.defs.analogs.features import index_blocks, stock_blocks
+    from adelie_assets.defs.analogs.storage import block_rows
+    from adelie_assets.resources.warehouse import analog_features_table
+
+    calendar = trading_days(date(day.year - 1, 1, 1), day)
+    days = calendar[-count - 1 : -1]
+    market, indices = quotes(days[0], day)
+    market = market[market["trade_date"] < day]
+    write_history(warehouse, market, indices[indices["trade_date"] < day])
+    warehouse.replace_rows(market_indices_table, [day], indices[indices["trade_date"] == day])
+    featured = days[20:]
+    rows = block_rows(
+        [*stock_blocks(market, indices, days, featured), *index_blocks(indices, days, featured)]
+    )
+    warehouse.replace_rows(analog_features_table, featured, pd.DataFrame(rows))

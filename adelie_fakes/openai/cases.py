@@ -59,11 +59,17 @@ def _pct(value: str) -> str:
     return "-" if value == "-" else f"{value}%"
 
 
+_THEME = re.compile(r"(?:테마|Theme): (.+)$", re.MULTILINE)
+
+
 def write_case(user_texts: Sequence[str], system_texts: Sequence[str], seed: int, fault: str | None) -> dict:
     rows = next(t for t in (_table(x) for x in user_texts) if t)
     row = rows[seed % len(rows)]
     korean = any(_HANGUL.search(t) for t in system_texts) and fault != "english_text"
     case = _korean(row) if korean else _english(row)
+    theme = next((m.group(1).strip() for m in map(_THEME.search, user_texts) if m), None)
+    if theme:  # a day's titles differ by theme
+        case["title"] = f"{theme} - {case['title']}"[:200]
     case["analog_id"] = UNKNOWN_ANALOG_ID if fault == "unknown_analog_id" else row["id"]
     if fault == "invented_number":
         case["summary"] += (
