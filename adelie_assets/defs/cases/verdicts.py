@@ -39,7 +39,7 @@ def _date(value: Any) -> Any:
 
 
 def case_count_verdict(cases: pd.DataFrame, themes: pd.DataFrame) -> Verdict:
-    metadata: dict[str, object] = {"cases": len(cases), "themes": len(themes)}
+    metadata: dict[str, object] = {"cases": len(cases), "expected": len(themes)}
     if themes.empty:
         return Verdict(
             False, "daily_themes has no rows for this day: the cases have nothing to stand on.", metadata
