@@ -67,12 +67,16 @@ def _num(value: float | None, decimals: int = 2) -> float | None:
     return round(float(value), decimals)
 
 
+_TABLE_BREAKERS = str.maketrans({"|": "/", "\n": " ", "\r": " ", "\t": " "})
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:g}" if abs(value) < 1e15 else f"{value:.0f}"
-    return str(value)
+    # A name is data: it must not end its cell or row (a KRX name can hold anything).
+    return str(value).translate(_TABLE_BREAKERS)
 
 
 def _volume_ratio(features: dict[str, Any]) -> float | None:
