@@ -2,7 +2,7 @@
 of the day's theme stocks and of both indices). Rules: docs/analogs.md."""
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
@@ -39,7 +39,7 @@ from adelie_assets.resources.warehouse import (
 
 def _window(days: list[date]) -> list[date]:
     """The partition days plus the LOOKBACK_DAYS trading days before the first (or fewer, at the start)."""
-    start = max(FIRST_TRADING_DAY, min(days).replace(year=min(days).year - 1))
+    start = max(FIRST_TRADING_DAY, min(days) - timedelta(days=90))  # 20 trading days, holidays included
     calendar = trading_days(start, max(days))
     first = calendar.index(min(days))
     return calendar[max(0, first - LOOKBACK_DAYS) :]
