@@ -300,7 +300,9 @@ def test_no_sentinel_in_the_warehouse_or_the_state_dir(secret_run: SecretRun, pr
     private_pg.ensure_running()
     needles = secret_run.sentinels.needles()
     tables = _table_texts(private_pg, secret_run.warehouse_db)
-    assert len(tables["market_data"]) == 2388 * 2  # the success run and the LLM-401 run's first step
+    # The success run and the LLM-401 run's first step, next to the seeded synthetic history.
+    fetched = [row for row in tables["market_data"] if row.startswith(("(2026-11-27,", "(2026-11-26,"))]
+    assert len(fetched) == 2388 * 2
     assert len(tables["historical_cases"]) == 5
     leaks = [leak for t, rows in tables.items() for leak in find_leaks("\n".join(rows), needles, t)]
     for path in (p for p in secret_run.state_dir.rglob("*") if p.is_file()):
