@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import fakes, median, print_table, scratch_warehouse, workdir  # noqa: E402
+from _common import REPO, fakes, median, print_table, scratch_warehouse, workdir  # noqa: E402
 
 THEMES = 5
 
@@ -43,9 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from adelie_assets.defs.cases.assets import HistoricalCasesConfig as historical_cases_config
     from adelie_assets.defs.cases.assets import historical_cases
-    from adelie_assets.defs.cases.generate import render_messages
+    from adelie_assets.defs.cases.inputs import case_requests
     from adelie_assets.defs.cases.schema import HistoricalCase
-    from adelie_assets.defs.cases.themes import select_themes
     from adelie_assets.resources import warehouse as warehouse_module
     from adelie_assets.resources.krx import KRX
     from adelie_assets.resources.llm import LLM
@@ -62,9 +61,20 @@ def main(argv: list[str] | None = None) -> int:
         llm = LLM(api_key=fake.api_key, base_url=fake.openai_base_url)
         market = krx.fetch_day(args.day)
 
+        # The day's themes, analogs and indices as historical_cases reads them (synthetic analogs).
+        sys.path.insert(0, str(REPO))
+        from tests.case_inputs import write_case_upstream
+
+        def upstream(url: str) -> Warehouse:
+            warehouse = Warehouse(url=url)
+            warehouse.replace_market_data([args.day], market)
+            write_case_upstream(warehouse, args.day, market)
+            return warehouse
+
         # One call, warm SDK: the unit the fan-out should cost.
-        theme = select_themes(market, 1, 3, 5_000_000_000)[0]
-        messages = render_messages(theme, args.day)
+        with scratch_warehouse("sqlite", wd) as url:
+            messages = case_requests(upstream(url), [args.day], "ko", 1)[args.day][0].messages
+            warehouse_module.dispose_engines()
         llm.parse(messages, HistoricalCase)
         singles = []
         for _ in range(3):
@@ -78,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         def materialize_once(concurrency: int | None) -> tuple[float, float, int, int]:
             config = {} if concurrency is None else {"max_concurrent_calls": concurrency}
             with scratch_warehouse("sqlite", wd) as url:
-                warehouse = Warehouse(url=url)
-                warehouse.replace_market_data([args.day], market)
+                warehouse = upstream(url)
                 fake.reset()
                 started = time.perf_counter()
                 result = materialize(

@@ -15,16 +15,20 @@ from dagster import (
 
 from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.definitions import defs
+from adelie_assets.defs.analogs.assets import analog_features, market_analogs
+from adelie_assets.defs.analogs.checks import analog_checks
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
+from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.market.checks import market_data_checks, unique_keys_verdict
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM
-from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.openai import FakeOpenAI
 from tests.builders import executed_steps, krx_for, market_frame
+from tests.history import seed_history_before
 
 DAY = date(2026, 11, 27)
 KEY = DAY.isoformat()
@@ -37,7 +41,18 @@ MARKET_CHECKS = {
     "row_count_stable",
     "within_price_limit",
 }
-CASES_CHECKS = {"expected_case_count", "related_tickers_exist", "unique_titles", "required_fields"}
+CASES_CHECKS = {
+    "expected_case_count",
+    "related_tickers_exist",
+    "unique_titles",
+    "required_fields",
+    "facts_match_analogs",
+}
+ANALOG_CHECKS = {
+    ("daily_themes", "themes_are_sound"),
+    ("analog_features", "features_cover_the_day"),
+    ("market_analogs", "analogs_are_sound"),
+}
 WARN_CHECKS = {"row_count_stable", "within_price_limit"}
 
 
@@ -71,10 +86,14 @@ def tampered_krx(fake: FakeKrx, tamper: str) -> TamperedKRX:
     return TamperedKRX(tamper=tamper, **{name: getattr(settings, name) for name in fields})
 
 
-def run_pipeline(fakes, warehouse: Warehouse, key: str = KEY, tamper: str = "none", run_config=None):
+def run_pipeline(
+    fakes, warehouse: Warehouse, key: str = KEY, tamper: str = "none", run_config=None, seed: bool = True
+):
     krx_fake, llm_fake = fakes
     krx_fake.reset()
     llm_fake.reset()
+    if seed:
+        seed_history_before(warehouse, date.fromisoformat(key))  # what market_analogs searches
     resources = {
         "krx": tampered_krx(krx_fake, tamper),
         "llm": LLM(api_key=llm_fake.api_key, base_url=llm_fake.base_url),
@@ -112,8 +131,8 @@ def run_checks(warehouse: Warehouse, asset, tags: dict[str, str] | None = None):
     """Only the checks of `asset`, as the UI's "Execute checks" does, for the day(s) in the tags."""
     job = define_asset_job("checks_only", selection=AssetSelection.checks_for_assets(asset))
     check_defs = Definitions(
-        assets=[market_data, historical_cases],
-        asset_checks=[*market_data_checks, *historical_cases_checks],
+        assets=[market_data, daily_themes, analog_features, market_analogs, historical_cases],
+        asset_checks=[*market_data_checks, *analog_checks, *historical_cases_checks],
         jobs=[job],
         resources={"warehouse": warehouse, "krx": KRX(), "llm": LLM()},
     )
@@ -134,7 +153,7 @@ def test_checks_are_registered_partitioned_and_in_the_daily_job() -> None:
     keys = job.asset_layer.asset_graph.asset_check_keys
     assert {(k.asset_key.to_user_string(), k.name) for k in keys} == {
         ("market_data", n) for n in MARKET_CHECKS
-    } | {("historical_cases", n) for n in CASES_CHECKS}
+    } | {("historical_cases", n) for n in CASES_CHECKS} | ANALOG_CHECKS
     graph = defs.get_repository_def().asset_graph
     for key in keys:
         spec = graph.get_check_spec(key)
@@ -147,11 +166,12 @@ def test_checks_are_registered_partitioned_and_in_the_daily_job() -> None:
 
 def test_a_good_day_passes_every_check_with_its_figures(fakes, warehouse_url: str) -> None:
     warehouse = Warehouse(url=warehouse_url)
+    seed_history_before(warehouse, DAY)
     warehouse.replace_market_data([PREVIOUS], market_frame(PREVIOUS, per_market=1194))
-    result = run_pipeline(fakes, warehouse)
+    result = run_pipeline(fakes, warehouse, seed=False)
     assert result.success
     found = evaluations(result)
-    assert set(found) == MARKET_CHECKS | CASES_CHECKS
+    assert set(found) == MARKET_CHECKS | CASES_CHECKS | {name for _, name in ANALOG_CHECKS}
     for name, (evaluation,) in found.items():
         assert evaluation.passed, (name, evaluation.description)
         assert evaluation.partition == KEY and evaluation.metadata
@@ -186,7 +206,7 @@ def test_failing_warn_check_does_not_block_and_the_run_config_sets_the_case_coun
     fakes, sqlite_warehouse_url: str
 ) -> None:
     warehouse = Warehouse(url=sqlite_warehouse_url)
-    config = {"ops": {"historical_cases": {"config": {"theme_count": 3}}}}
+    config = {"ops": {"daily_themes": {"config": {"theme_count": 3}}}}
     result = run_pipeline(fakes, warehouse, tamper="beyond_limit", run_config=config)
     assert result.success
     warned = only(result, "within_price_limit")
@@ -325,7 +345,16 @@ def good_cases(fakes, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A real day of market_data and historical_cases, made by the job against the fakes."""
     warehouse = Warehouse(url=f"sqlite:///{tmp_path_factory.mktemp('cases')}/warehouse.sqlite")
     assert run_pipeline(fakes, warehouse).success
-    return warehouse.read_market_data([DAY]), warehouse.read_historical_cases([DAY])
+    upstream = {table: warehouse.read(table, [DAY]) for table in (daily_themes_table, market_analogs_table)}
+    return warehouse.read_market_data([DAY]), warehouse.read_historical_cases([DAY]), upstream
+
+
+def store_day(warehouse: Warehouse, good, cases: pd.DataFrame) -> None:
+    market, _, upstream = good
+    warehouse.replace_market_data([DAY], market)
+    for table, rows in upstream.items():
+        warehouse.replace_rows(table, [DAY], rows)
+    warehouse.replace_historical_cases([DAY], cases)
 
 
 def one_case_less(cases: pd.DataFrame) -> pd.DataFrame:
@@ -351,11 +380,14 @@ def empty_fields(cases: pd.DataFrame) -> pd.DataFrame:
     return cases
 
 
+def wrong_sync_rate(cases: pd.DataFrame) -> pd.DataFrame:
+    cases.at[cases.index[0], "sync_rate"] = int(cases.at[cases.index[0], "sync_rate"]) + 1
+    return cases
+
+
 def test_the_untampered_cases_pass_every_cases_check(good_cases, sqlite_warehouse_url: str) -> None:
-    market, cases = good_cases
     warehouse = Warehouse(url=sqlite_warehouse_url)
-    warehouse.replace_market_data([DAY], market)
-    warehouse.replace_historical_cases([DAY], cases)
+    store_day(warehouse, good_cases, good_cases[1])
     result = run_checks(warehouse, historical_cases)
     assert result.success
     assert {name: e[0].passed for name, e in evaluations(result).items()} == dict.fromkeys(CASES_CHECKS, True)
@@ -364,19 +396,18 @@ def test_the_untampered_cases_pass_every_cases_check(good_cases, sqlite_warehous
 @pytest.mark.parametrize(
     ("check", "tamper", "figure", "value", "words"),
     [
-        ("expected_case_count", one_case_less, "cases", 4, "4 cases stored, 5 themes selected"),
+        ("expected_case_count", one_case_less, "cases", 4, "4 cases stored for 5 themes in daily_themes"),
         ("related_tickers_exist", unknown_ticker, "unknown_tickers", 1, "999999"),
         ("unique_titles", repeated_title, "repeated_titles", 2, "share a title"),
         ("required_fields", empty_fields, "incomplete_cases", 2, "case #3: summary, narrative.background"),
+        ("facts_match_analogs", wrong_sync_rate, "problems", 1, "case 1: sync_rate"),
     ],
 )
 def test_cases_check_fails_on_the_bad_rows_it_exists_for(
     good_cases, sqlite_warehouse_url: str, check: str, tamper, figure: str, value: int, words: str
 ) -> None:
-    market, cases = good_cases
     warehouse = Warehouse(url=sqlite_warehouse_url)
-    warehouse.replace_market_data([DAY], market)
-    warehouse.replace_historical_cases([DAY], tamper(cases.copy()))
+    store_day(warehouse, good_cases, tamper(good_cases[1].copy()))
     result = run_checks(warehouse, historical_cases)
     evaluation = only(result, check)
     assert not evaluation.passed and evaluation.blocking

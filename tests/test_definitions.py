@@ -65,9 +65,16 @@ def test_definitions_hold_the_product() -> None:
     repo = defs.get_repository_def()
     graph = repo.asset_graph
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"market_data", "historical_cases"}
-    parents = graph.get(AssetKey("historical_cases")).parent_keys
-    assert {k.to_user_string() for k in parents} == {"market_data"}
+    product = {"market_data", "daily_themes", "analog_features", "market_analogs", "historical_cases"}
+    assert keys - {"market_indices"} == product  # market_indices: the indices helper's asset (issue 12)
+
+    def parents(key: str) -> set[str]:
+        return {k.to_user_string() for k in graph.get(AssetKey(key)).parent_keys}
+
+    # The lineage of issue 12: market_data, market_indices -> (features) -> market_analogs -> cases.
+    assert parents("analog_features") == {"market_data", "market_indices"}
+    assert parents("market_analogs") == {"market_data", "analog_features", "daily_themes"}
+    assert parents("historical_cases") == {"daily_themes", "market_analogs", "market_indices"}
     assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
 
 

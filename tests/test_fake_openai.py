@@ -299,7 +299,31 @@ def test_unknown_fault_name_is_rejected(fake: FakeOpenAI) -> None:
         "invalid_json",
         "schema_violation",
         "hallucinated_ticker",
+        "invented_number",
+        "unknown_analog_id",
+        "english_text",
     }
+
+
+def test_a_case_request_gets_a_korean_case_about_an_offered_analog(fake: FakeOpenAI) -> None:
+    """Through the SDK: the prompt v2 of historical_cases, the answer the asset's judge accepts."""
+    from adelie_assets.defs.cases.generate import judge_answer
+    from adelie_assets.defs.cases.prompt import build_request
+    from adelie_assets.defs.cases.schema import HistoricalCase
+    from tests.case_inputs import DAY, INDICES, analogs, theme
+
+    request = build_request(DAY, theme(), analogs(), INDICES, "ko")
+    client = make_client(fake)
+    completion = client.chat.completions.parse(
+        model="gpt-4o-mini", messages=request.messages, response_format=HistoricalCase
+    )
+    case = completion.choices[0].message.parsed
+    assert case.analog_id in request.offered and judge_answer(case, None, request) is None
+    fake.push_faults("invented_number")
+    bad = client.chat.completions.parse(
+        model="gpt-4o-mini", messages=request.messages, response_format=HistoricalCase
+    )
+    assert "37.77%" in bad.choices[0].message.parsed.summary
 
 
 def test_latency_does_not_serialize_requests(fake: FakeOpenAI) -> None:

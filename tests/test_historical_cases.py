@@ -1,4 +1,5 @@
-"""historical_cases against the fake OpenAI server, through the real openai SDK."""
+"""historical_cases against the fake OpenAI server, through the real openai SDK, on a day whose themes,
+analogs and indices are in the warehouse."""
 
 from datetime import date
 
@@ -8,9 +9,10 @@ from dagster import DagsterInstance, materialize
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.generate import request_hash
 from adelie_assets.resources.llm import LLM
-from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.warehouse import Warehouse, market_analogs_table
 from adelie_fakes.openai import FakeOpenAI
 from tests.builders import executed_steps, market_frame, step_failures
+from tests.case_inputs import write_case_upstream
 
 DAY = date(2026, 11, 27)
 KEY = DAY.isoformat()
@@ -19,7 +21,9 @@ KEY = DAY.isoformat()
 @pytest.fixture
 def warehouse(sqlite_warehouse_url: str) -> Warehouse:
     warehouse = Warehouse(url=sqlite_warehouse_url)
-    warehouse.replace_market_data([DAY], market_frame(DAY))
+    market = market_frame(DAY)
+    warehouse.replace_market_data([DAY], market)
+    write_case_upstream(warehouse, DAY, market)
     return warehouse
 
 
@@ -40,22 +44,21 @@ def run(llm: LLM, warehouse: Warehouse, config: dict | None = None, partition: s
     )
 
 
-def test_writes_one_grounded_case_per_theme_with_cost_metadata(fake_llm: FakeOpenAI, warehouse: Warehouse):
+def test_writes_one_korean_case_per_theme_with_the_analogs_facts(fake_llm: FakeOpenAI, warehouse: Warehouse):
     result = run(llm_for(fake_llm), warehouse)
-    assert result.success
+    assert result.success, step_failures(result)
     cases = warehouse.read_historical_cases([DAY])
     assert list(cases["theme_rank"]) == [1, 2, 3, 4, 5]
+    analogs = warehouse.read(market_analogs_table, [DAY]).set_index("analog_id")
     for row in cases.itertuples():
+        analog = analogs.loc[row.analog_id]
+        assert row.event_date == analog.analog_date and row.sync_rate == round(analog.similarity)
+        assert row.outcome["after_60_pct"] == analog.after_60_pct
         assert set(row.related_tickers) <= set(row.theme_tickers)
-        assert len(row.narrative["devils_advocate"]) == 3
-        assert row.model == "gpt-4o-mini" and row.prompt_version == "historical_case_v1"
-    # Themes: gainers per market first, liquid stocks only (floor 5e9 KRW), deterministic.
-    market = warehouse.read_market_data([DAY]).set_index("ticker")
-    for tickers in cases["theme_tickers"]:
-        assert all(
-            market.loc[t, "trading_value"] >= 5_000_000_000 and not market.loc[t, "halted"] for t in tickers
-        )
-    assert cases.loc[0, "theme"] == "Top gainers on KOSPI"
+        assert len(row.narrative["devils_advocate"]["bullets"]) == 3
+        assert row.language == "ko" and row.prompt_version == "historical_case_v2_ko"
+        assert row.model == "gpt-4o-mini"
+    assert cases.loc[0, "theme_label"] == "코스피 급등주"
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     assert metadata["dagster/row_count"].value == 5
     assert metadata["llm_calls"].value == 5 and metadata["cache_hits"].value == 0
@@ -63,10 +66,21 @@ def test_writes_one_grounded_case_per_theme_with_cost_metadata(fake_llm: FakeOpe
     assert metadata["estimated_cost_usd"].value > 0
     assert len(metadata["request_ids"].value) == 5
     prompt = fake_llm.completion_requests[0].body["messages"][1]["content"]
-    assert "trading_value_krw" in prompt and KEY in prompt
+    assert f"거래일: {KEY}" in prompt and "과거 유사 국면 후보" in prompt
 
 
-def test_rerun_with_same_inputs_costs_no_tokens_and_never_duplicates(
+def test_english_cases_by_environment(fake_llm: FakeOpenAI, warehouse: Warehouse, monkeypatch):
+    monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "en")
+    assert run(llm_for(fake_llm), warehouse).success
+    cases = warehouse.read_historical_cases([DAY])
+    assert set(cases["language"]) == {"en"} and set(cases["prompt_version"]) == {"historical_case_v2_en"}
+    assert cases.loc[0, "theme_label"] == "Top gainers on KOSPI"
+    monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "fr")
+    result = run(llm_for(fake_llm), warehouse)
+    assert "ADELIE_CASE_LANGUAGE='fr' is not a case language" in step_failures(result)["historical_cases"]
+
+
+def test_rerun_with_same_inputs_costs_no_tokens_and_regenerate_asks_again(
     fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
     assert run(llm_for(fake_llm), warehouse).success
@@ -78,17 +92,22 @@ def test_rerun_with_same_inputs_costs_no_tokens_and_never_duplicates(
     assert metadata["cache_hits"].value == 5 and metadata["input_tokens"].value == 0
     again = warehouse.read_historical_cases([DAY])
     assert len(again) == 5 and list(again["title"]) == list(first["title"])
+    regenerated = run(llm_for(fake_llm), warehouse, {"regenerate": True})
+    assert regenerated.success and fake_llm.completion_count == calls + 5
+    assert (
+        regenerated.asset_materializations_for_node("historical_cases")[0].metadata["cache_hits"].value == 0
+    )
     # A different model is a different request: it regenerates.
     assert run(llm_for(fake_llm, model="gpt-4.1-mini"), warehouse).success
-    assert fake_llm.completion_count == calls + 5
+    assert fake_llm.completion_count == calls + 10
 
 
 def test_request_hash_changes_with_prompt_version_and_model() -> None:
     messages = [{"role": "user", "content": "x"}]
-    base = request_hash("m", "historical_case_v1", messages)
-    assert base == request_hash("m", "historical_case_v1", messages)
-    assert base != request_hash("m", "historical_case_v2", messages)
-    assert base != request_hash("m2", "historical_case_v1", messages)
+    base = request_hash("m", "historical_case_v2_ko", messages)
+    assert base == request_hash("m", "historical_case_v2_ko", messages)
+    assert base != request_hash("m", "historical_case_v2_en", messages)
+    assert base != request_hash("m2", "historical_case_v2_ko", messages)
 
 
 def test_theme_calls_run_concurrently(fake_llm: FakeOpenAI, warehouse: Warehouse):
@@ -111,7 +130,9 @@ def test_sdk_retries_a_429_and_succeeds(fake_llm: FakeOpenAI, warehouse: Warehou
         ("length", "answer truncated (finish_reason=length)"),
         ("invalid_json", "answer is not a valid case"),
         ("schema_violation", "answer is not a valid case"),
-        ("hallucinated_ticker", "ungrounded answer (related_tickers ['999999'] are not among"),
+        ("invented_number", "ungrounded answer (number '37.77%' is not among the facts"),
+        ("unknown_analog_id", "ungrounded answer (analog_id '999999-9' was not offered"),
+        ("english_text", "ungrounded answer (the case is not in Korean"),
     ],
 )
 def test_bad_answers_are_retried_then_fail_without_a_partial_day(
@@ -122,11 +143,10 @@ def test_bad_answers_are_retried_then_fail_without_a_partial_day(
     assert run(llm_for(fake_llm), warehouse).success
     previous = warehouse.read_historical_cases([DAY])
     # A model that keeps answering badly fails the step after max_attempts; the old day stays.
-    # (Another model, so that the cached answers of the first run do not apply.)
     fake_llm.reset()
     fake_llm.set_fault(fault)
     result = run(
-        llm_for(fake_llm, model="gpt-4.1-mini"), warehouse, {"max_attempts": 2, "max_concurrent_calls": 1}
+        llm_for(fake_llm), warehouse, {"max_attempts": 2, "max_concurrent_calls": 1, "regenerate": True}
     )
     assert not result.success
     text = step_failures(result)["historical_cases"]
@@ -168,19 +188,18 @@ def test_no_key_fails_the_step_naming_openai_api_key(fake_llm: FakeOpenAI, wareh
     assert fake_llm.completion_count == 0
 
 
-def test_missing_upstream_day_says_to_materialize_market_data(fake_llm: FakeOpenAI, warehouse: Warehouse):
+def test_missing_upstream_day_says_what_to_materialize(fake_llm: FakeOpenAI, warehouse: Warehouse):
     result = run(llm_for(fake_llm), warehouse, partition="2026-11-26")
-    assert "market_data has no rows for 2026-11-26" in step_failures(result)["historical_cases"]
+    assert (
+        "daily_themes, market_analogs, market_indices has no rows for 2026-11-26"
+        in step_failures(result)["historical_cases"]
+    )
     assert executed_steps(result) == {"historical_cases"}
 
 
 @pytest.mark.parametrize(
     ("config", "field"),
-    [
-        ({"theme_count": 0}, "theme_count"),
-        ({"min_trading_value_krw": -1}, "min_trading_value_krw"),
-        ({"stocks_per_theme": 9}, "stocks_per_theme"),
-    ],
+    [({"candidates_per_subject": 0}, "candidates_per_subject"), ({"max_attempts": 9}, "max_attempts")],
 )
 def test_invalid_config_is_refused_naming_the_field(
     fake_llm: FakeOpenAI, warehouse: Warehouse, config, field
@@ -199,12 +218,9 @@ def test_batch_mode_writes_the_same_validated_cases_at_half_the_price(
     fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
     result = run(llm_for(fake_llm), warehouse, BATCH)
-    assert result.success
+    assert result.success, step_failures(result)
     cases = warehouse.read_historical_cases([DAY])
-    assert len(cases) == 5
-    assert all(
-        set(r) <= set(t) for r, t in zip(cases["related_tickers"], cases["theme_tickers"], strict=True)
-    )
+    assert len(cases) == 5 and set(cases["language"]) == {"ko"}
     assert fake_llm.completion_count == 0 and fake_llm.batch_line_count == 5
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     tokens_in, tokens_out = metadata["input_tokens"].value, metadata["output_tokens"].value
@@ -217,18 +233,18 @@ def test_batch_mode_writes_the_same_validated_cases_at_half_the_price(
 def test_batch_lines_are_judged_like_sync_answers_and_retried_in_a_new_round(
     fake_llm: FakeOpenAI, warehouse: Warehouse
 ):
-    fake_llm.push_faults("hallucinated_ticker", "refusal")
+    fake_llm.push_faults("invented_number", "refusal")
     assert run(llm_for(fake_llm), warehouse, BATCH).success
     assert fake_llm.batch_line_count == 7  # 5 lines, then a second round for the 2 bad ones
     assert len(warehouse.read_historical_cases([DAY])) == 5
 
 
 def test_batch_that_keeps_failing_stores_nothing(fake_llm: FakeOpenAI, warehouse: Warehouse):
-    fake_llm.set_fault("invalid_json")
+    fake_llm.set_fault("unknown_analog_id")
     result = run(llm_for(fake_llm), warehouse, {**BATCH, "max_attempts": 2})
     assert not result.success
     text = step_failures(result)["historical_cases"]
-    assert "no valid case after 2 attempts" in text and "answer is not a valid case" in text
+    assert "no valid case after 2 attempts" in text and "was not offered" in text
     assert warehouse.read_historical_cases([DAY]).empty
 
 

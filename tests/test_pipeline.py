@@ -17,8 +17,9 @@ from adelie_assets.calendar import KST
 from adelie_assets.definitions import defs
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.resources.llm import LLM
-from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.warehouse import Warehouse, market_analogs_table
 from tests.builders import executed_steps, krx_for, step_failures
+from tests.history import seed_history_before
 
 
 def tick(instance: DagsterInstance, *when: int) -> RunRequest | SkipReason:
@@ -103,7 +104,8 @@ def test_a_run_created_but_never_submitted_does_not_block_its_day() -> None:
 
 def test_daily_config_defaults_validate() -> None:
     validated = validate_run_config(defs.resolve_job_def("daily_pipeline"), {})
-    assert validated["ops"]["historical_cases"]["config"]["theme_count"] == 5
+    assert validated["ops"]["daily_themes"]["config"]["theme_count"] == 5
+    assert validated["ops"]["historical_cases"]["config"]["regenerate"] is False
 
 
 def run_job(fakes, warehouse: Warehouse, key: str):
@@ -119,19 +121,23 @@ def run_job(fakes, warehouse: Warehouse, key: str):
     )
 
 
-def test_one_run_writes_both_tables(fakes, warehouse_url: str) -> None:
+def test_one_run_writes_every_table(fakes, warehouse_url: str) -> None:
     warehouse = Warehouse(url=warehouse_url)
-    result = run_job(fakes, warehouse, "2026-11-27")
-    assert result.success
     day = date(2026, 11, 27)
+    seed_history_before(warehouse, day)  # the analogs' history, and the day's market_indices
+    result = run_job(fakes, warehouse, "2026-11-27")
+    assert result.success, step_failures(result)
     assert len(warehouse.read_market_data([day])) == 2388
     cases = warehouse.read_historical_cases([day])
     assert len(cases) == 5
     market = set(warehouse.read_market_data([day])["ticker"])
     assert all(set(t) <= market for t in cases["related_tickers"])
     steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
-    asset_steps = [s for s in steps if s in ("market_data", "historical_cases")]
-    assert asset_steps == ["market_data", "historical_cases"]
+    assets = ("market_data", "daily_themes", "analog_features", "market_analogs", "historical_cases")
+    asset_steps = [s for s in steps if s in assets]
+    assert asset_steps[0] == "market_data" and asset_steps[-2:] == ["market_analogs", "historical_cases"]
+    assert sorted(asset_steps) == sorted(assets)
+    assert not warehouse.read(market_analogs_table, [day]).empty
     # The blocking checks of market_data ran (and passed) before historical_cases started.
     last_check = max(i for i, step in enumerate(steps) if step.startswith("market_data_"))
     assert steps.index("historical_cases") > last_check

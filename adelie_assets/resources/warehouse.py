@@ -26,20 +26,29 @@ from adelie_assets.resources.warehouse_engine import (
 )
 from adelie_assets.resources.warehouse_load import copy_into, records
 from adelie_assets.resources.warehouse_schema import (
+    analog_features_table,
+    daily_themes_table,
     historical_cases_table,
     is_postgres,
     llm_cache_table,
     lock_key,
+    market_analogs_table,
     market_data_table,
+    market_indices_table,
 )
 
 __all__ = [
     "Warehouse",
     "WarehouseError",
+    "analog_features_table",
+    "daily_themes_table",
     "dispose_engines",
     "historical_cases_table",
+    "is_postgres",
     "llm_cache_table",
+    "market_analogs_table",
     "market_data_table",
+    "market_indices_table",
 ]
 
 
@@ -73,7 +82,10 @@ class Warehouse(ConfigurableResource):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(table)})
             conn.execute(table.delete().where(table.c.trade_date.in_(list(days))))
             if not frame.empty:
-                if is_postgres(engine) and not any(isinstance(c.type, sa.JSON) for c in table.columns):
+                # COPY's CSV has no JSON or bytea form: those tables take a multi-row INSERT.
+                if is_postgres(engine) and not any(
+                    isinstance(c.type, sa.JSON | sa.LargeBinary) for c in table.columns
+                ):
                     copy_into(conn, table, frame)
                 else:
                     conn.execute(table.insert(), records(frame))
@@ -83,6 +95,11 @@ class Warehouse(ConfigurableResource):
         """Replace the rows of `days` with `frame` (columns of the market_data table), atomically."""
         columns = [c.name for c in market_data_table.columns]
         return self._replace(market_data_table, days, frame[columns])
+
+    def replace_rows(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
+        """Replace the rows of `days` in `table` with `frame` (its columns), atomically."""
+        columns = [c.name for c in table.columns if c.server_default is None]
+        return self._replace(table, days, frame[columns] if not frame.empty else frame)
 
     def replace_historical_cases(self, days: Sequence[date], frame: pd.DataFrame) -> int:
         columns = [c.name for c in historical_cases_table.columns if c.name != "created_at"]

@@ -24,9 +24,10 @@ Faults are injected per request, from the same process (thread-safe) or over HTT
         fake.completion_count, fake.max_concurrent, fake.total_tokens, fake.requests
 
 Fault names (see ``FAULTS``): ``rate_limit``, ``server_error``, ``bad_key``, ``hang``, ``refusal``,
-``length``, ``invalid_json``, ``schema_violation``, ``hallucinated_ticker``. Queued faults are consumed
-before the sticky one. In a batch, each input line consumes one fault; HTTP-level faults become error
-lines (in the batch's error file) and ``hang`` has no effect.
+``length``, ``invalid_json``, ``schema_violation``, ``hallucinated_ticker``, and for historical
+cases (prompt v2, ``cases.py``) ``invented_number``, ``unknown_analog_id``, ``english_text``. Queued
+faults are consumed before the sticky one. In a batch, each input line consumes one fault; HTTP-level
+faults become error lines (in the batch's error file) and ``hang`` has no effect.
 
 Standalone, for a fake shared by several processes::
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
+from adelie_fakes.openai.cases import is_case_request, write_case
 from adelie_fakes.openai.content import _THEME_RE, _SchemaFaker, extract_tickers
 
 FaultName = Literal[
@@ -23,6 +24,9 @@ FaultName = Literal[
     "invalid_json",
     "schema_violation",
     "hallucinated_ticker",
+    "invented_number",
+    "unknown_analog_id",
+    "english_text",
 ]
 FAULTS: Final[tuple[str, ...]] = get_args(FaultName)
 
@@ -203,6 +207,17 @@ def _complete(body: Any, fault: str | None, *, presented_key: str | None) -> _Re
     content: str | None
     if fault == "refusal":
         content, refusal = None, REFUSAL_TEXT
+    elif kind == "json_schema" and is_case_request(schema, _message_texts(messages, roles=("user",))):
+        # A historical case (prompt v2): about one offered analog, with only the numbers given.
+        value = write_case(
+            _message_texts(messages, roles=("user",)),
+            _message_texts(messages, roles=("system",)),
+            seed,
+            fault,
+        )
+        if fault == "schema_violation":
+            value = _violate(value, _SchemaFaker(schema or {}, seed=seed)._resolve(schema or {}))
+        content = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     elif kind == "json_schema":
         faker = _SchemaFaker(
             schema or {},

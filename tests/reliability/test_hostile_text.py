@@ -19,14 +19,17 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
 
+from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, llm_cache_table
 from adelie_fakes import FakeKrx, FakeOpenAI
 from adelie_fakes.krx import answers as krx_answers
 from adelie_fakes.openai import wire as openai_wire
-from tests.builders import krx_for
+from tests.builders import krx_for, step_failures
+from tests.history import seed_history_before
 from tests.reliability.frames import big_frame
 
 DAY = date(2026, 11, 27)
@@ -76,8 +79,9 @@ def hostile_fakes():
         message = reply.body.get("choices", [{}])[0].get("message", {}) if reply.status == 200 else {}
         if message.get("content"):
             case = json.loads(message["content"])
-            case.update({k: v for k, v in HOSTILE_LLM.items() if k != "background"})
-            case["narrative"]["background"] = HOSTILE_LLM["background"]
+            case.update({k: v for k, v in HOSTILE_LLM.items() if k not in ("background", "title")})
+            case["title"] = f"{HOSTILE_LLM['title']} {case['title']}"  # a day's titles stay distinct
+            case["narrative"]["background"]["content"] = HOSTILE_LLM["background"]
             message["content"] = json.dumps(case, ensure_ascii=False)
         return reply
 
@@ -102,23 +106,27 @@ def table_rows(preview: str) -> list[list[str]]:
     return rows
 
 
-def test_hostile_names_and_llm_output_are_stored_exactly_and_previewed_escaped(
-    hostile_fakes, warehouse_url: str
-):
-    krx, llm = hostile_fakes
-    warehouse = Warehouse(url=warehouse_url)
-    result = materialize(
-        [market_data, historical_cases],
+def _materialize(resources: dict):
+    return materialize(
+        [market_data, daily_themes, analog_features, market_analogs, historical_cases],
         partition_key=DAY.isoformat(),
-        resources={
-            "krx": krx_for(krx),
-            "llm": LLM(api_key=llm.api_key, base_url=llm.base_url),
-            "warehouse": warehouse,
-        },
+        resources=resources,
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
-    assert result.success
+
+
+def test_hostile_names_and_llm_output_are_stored_exactly_and_previewed_escaped(
+    hostile_fakes, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    krx, llm = hostile_fakes
+    monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "en")  # the hostile text is not Korean
+    warehouse = Warehouse(url=warehouse_url)
+    seed_history_before(warehouse, DAY)
+    result = _materialize(
+        {"krx": krx_for(krx), "llm": LLM(api_key=llm.api_key, base_url=llm.base_url), "warehouse": warehouse}
+    )
+    assert result.success, step_failures(result)
 
     # Stored byte-for-byte (the Postgres path loads market_data with COPY).
     market = warehouse.read_market_data([DAY])
@@ -127,17 +135,20 @@ def test_hostile_names_and_llm_output_are_stored_exactly_and_previewed_escaped(
     cases = warehouse.read_historical_cases([DAY])
     assert len(cases) == 5
     for case in cases.itertuples():
-        assert case.title == HOSTILE_LLM["title"]
+        assert case.title.startswith(HOSTILE_LLM["title"] + " ")
         assert case.summary == HOSTILE_LLM["summary"]
         assert case.key_insight == HOSTILE_LLM["key_insight"]
-        assert case.narrative["background"] == HOSTILE_LLM["background"]
+        assert case.narrative["background"]["content"] == HOSTILE_LLM["background"]
     with warehouse.engine().connect() as conn:
         cached = [row.response for row in conn.execute(sa.select(llm_cache_table))]
-    assert len(cached) == 5 and all(r["title"] == HOSTILE_LLM["title"] for r in cached)
-    # The names reached the model only as data inside the prompt's JSON, not as prompt text.
+    assert len(cached) == 5 and all(r["title"].startswith(HOSTILE_LLM["title"]) for r in cached)
+    # The names reached the model only as cells of the prompt's stock table: a pipe or a line break
+    # in a name cannot end its cell or row.
     prompts = [r.body["messages"][1]["content"] for r in llm.completion_requests]
     kospi_gainers = next(p for p in prompts if "Top gainers on KOSPI" in p)
-    assert json.dumps(HOSTILE_NAMES[0], ensure_ascii=False) in kospi_gainers
+    assert f"{HOSTILE_NAMES[0]}(" in kospi_gainers
+    table = kospi_gainers.split("stock(code)|")[1].split("Indices:")[0].strip().splitlines()[1:]
+    assert len(table) == 3 and all(line.count("|") == 8 for line in table)
 
     # Previewed escaped: no raw HTML, every row keeps its columns, and the text reads back intact.
     md = result.asset_materializations_for_node("market_data")[0].metadata["preview"].value
@@ -152,7 +163,7 @@ def test_hostile_names_and_llm_output_are_stored_exactly_and_previewed_escaped(
     assert "<script>" not in md
     rows = table_rows(md)
     assert len(rows) == 1 + 5 and all(len(row) == 6 for row in rows)
-    assert {unescape_markdown(row[3]) for row in rows[1:]} == {HOSTILE_LLM["title"]}
+    assert all(unescape_markdown(row[3]).startswith(HOSTILE_LLM["title"]) for row in rows[1:])
 
     # Nothing was executed: every table is still there with its rows.
     with warehouse.engine().connect() as conn:
@@ -160,26 +171,24 @@ def test_hostile_names_and_llm_output_are_stored_exactly_and_previewed_escaped(
         assert {"market_data", "historical_cases", "llm_cache"} <= set(inspector.get_table_names())
 
 
-def test_a_cache_hit_returns_the_hostile_answer_unchanged(hostile_fakes, sqlite_warehouse_url: str):
+def test_a_cache_hit_returns_the_hostile_answer_unchanged(
+    hostile_fakes, sqlite_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+):
     krx, llm = hostile_fakes
+    monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "en")
     warehouse = Warehouse(url=sqlite_warehouse_url)
+    seed_history_before(warehouse, DAY)
     resources = {
         "krx": krx_for(krx),
         "llm": LLM(api_key=llm.api_key, base_url=llm.base_url),
         "warehouse": warehouse,
     }
     for _ in range(2):
-        result = materialize(
-            [market_data, historical_cases],
-            partition_key=DAY.isoformat(),
-            resources=resources,
-            instance=DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
-        assert result.success
+        result = _materialize(resources)
+        assert result.success, step_failures(result)
     assert result.asset_materializations_for_node("historical_cases")[0].metadata["cache_hits"].value == 5
     cases = warehouse.read_historical_cases([DAY])
-    assert set(cases["title"]) == {HOSTILE_LLM["title"]}
+    assert all(title.startswith(HOSTILE_LLM["title"]) for title in cases["title"])
     assert set(cases["summary"]) == {HOSTILE_LLM["summary"]}
 
 

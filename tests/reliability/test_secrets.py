@@ -48,6 +48,14 @@ plan = json.loads(sys.argv[3])
 instance = DagsterInstance.get()
 print("TIMING setup", round(time.monotonic() - started, 2), flush=True)
 job = defs.resolve_job_def("daily_pipeline")
+# The analogs' history (synthetic, no secret in it) and each day's market_indices, as a backfill leaves them.
+import os
+from datetime import date
+from adelie_assets.resources.warehouse import Warehouse
+from tests.history import seed_history_before
+warehouse = Warehouse(url=os.environ["ADELIE_WAREHOUSE_URL"])
+for key in sorted((p[1] for p in plan), reverse=True):
+    seed_history_before(warehouse, date.fromisoformat(key))
 outcome = {}
 for name, key, krx_fault, llm_fault in plan:
     requests.post(krx_url + "/_fake/fault", json={"fault": krx_fault}, timeout=5).raise_for_status()
@@ -292,7 +300,9 @@ def test_no_sentinel_in_the_warehouse_or_the_state_dir(secret_run: SecretRun, pr
     private_pg.ensure_running()
     needles = secret_run.sentinels.needles()
     tables = _table_texts(private_pg, secret_run.warehouse_db)
-    assert len(tables["market_data"]) == 2388 * 2  # the success run and the LLM-401 run's first step
+    # The success run and the LLM-401 run's first step, next to the seeded synthetic history.
+    fetched = [row for row in tables["market_data"] if row.startswith(("(2026-11-27,", "(2026-11-26,"))]
+    assert len(fetched) == 2388 * 2
     assert len(tables["historical_cases"]) == 5
     leaks = [leak for t, rows in tables.items() for leak in find_leaks("\n".join(rows), needles, t)]
     for path in (p for p in secret_run.state_dir.rglob("*") if p.is_file()):

@@ -27,14 +27,14 @@ from dagster._serdes import serialize_value
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.resources import warehouse_engine as warehouse_module
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import (
     Warehouse,
     WarehouseError,
-    historical_cases_table,
+    daily_themes_table,
     market_data_table,
 )
 from adelie_assets.resources.warehouse_schema import lock_key as _lock_key
@@ -71,7 +71,8 @@ def fake_llm():
 
 def pipeline(fake_krx: FakeKrx, fake_llm: FakeOpenAI, warehouse: Warehouse):
     return materialize(
-        [market_data, historical_cases],
+        # The second step, daily_themes, starts by reading market_data (so does analog_features).
+        [market_data, daily_themes],
         partition_key=KEY,
         resources={
             "krx": krx_for(fake_krx),
@@ -112,7 +113,7 @@ def test_unreachable_postgres_fails_the_step_naming_the_variable_without_the_pas
     assert fake_krx.data_request_count == 0
 
 
-# --- restarted / down between market_data and historical_cases --------------------------------------
+# --- restarted / down between market_data and the step after it (daily_themes) -------------------
 
 
 @pytest.mark.postgres
@@ -124,16 +125,16 @@ def test_restart_between_the_two_steps_is_absorbed_by_pool_pre_ping(
     original = Warehouse.read_market_data
 
     def restart_first(self: Warehouse, days: list[date]) -> pd.DataFrame:
-        if not restarts:  # historical_cases' first query: the pooled connection is now dead
+        if not restarts:  # daily_themes' first query: the pooled connection is now dead
             restarts.append(pg.restart())
         return original(self, days)
 
     monkeypatch.setattr(Warehouse, "read_market_data", restart_first)
     result = pipeline(fake_krx, fake_llm, warehouse)
     assert restarts, "the restart did not happen between the steps"
-    assert step_outcomes(result) == {"market_data": "STEP_SUCCESS", "historical_cases": "STEP_SUCCESS"}
+    assert step_outcomes(result) == {"market_data": "STEP_SUCCESS", "daily_themes": "STEP_SUCCESS"}
     assert warehouse.count_rows(market_data_table, DAY) == 2388
-    assert warehouse.count_rows(historical_cases_table, DAY) == 5
+    assert warehouse.count_rows(daily_themes_table, DAY) == 5
 
 
 @dataclass
@@ -162,13 +163,13 @@ def down_between_steps(private_pg: PrivatePostgres, fake_krx: FakeKrx, fake_llm:
     private_pg.start()
     seen = DownBetweenSteps(
         outcomes=step_outcomes(result),
-        failure=step_failures(result).get("historical_cases", ""),
+        failure=step_failures(result).get("daily_themes", ""),
         market_rows_after=warehouse.count_rows(market_data_table, DAY),
-        cases_after=warehouse.count_rows(historical_cases_table, DAY),
+        cases_after=warehouse.count_rows(daily_themes_table, DAY),
     )
     rerun = pipeline(fake_krx, fake_llm, warehouse)
     seen.rerun_outcomes = step_outcomes(rerun)
-    seen.cases_after_rerun = warehouse.count_rows(historical_cases_table, DAY)
+    seen.cases_after_rerun = warehouse.count_rows(daily_themes_table, DAY)
     warehouse_module.dispose_engines()
     return seen
 
@@ -178,10 +179,10 @@ def test_postgres_down_between_the_steps_fails_the_second_step_and_a_rerun_compl
     down_between_steps: DownBetweenSteps,
 ):
     seen = down_between_steps
-    assert seen.outcomes == {"market_data": "STEP_SUCCESS", "historical_cases": "STEP_FAILURE"}
+    assert seen.outcomes == {"market_data": "STEP_SUCCESS", "daily_themes": "STEP_FAILURE"}
     assert "Connection refused" in seen.failure
     assert (seen.market_rows_after, seen.cases_after) == (2388, 0)
-    assert seen.rerun_outcomes == {"market_data": "STEP_SUCCESS", "historical_cases": "STEP_SUCCESS"}
+    assert seen.rerun_outcomes == {"market_data": "STEP_SUCCESS", "daily_themes": "STEP_SUCCESS"}
     assert seen.cases_after_rerun == 5
 
 

@@ -1,4 +1,8 @@
-"""`historical_cases`: one LLM-written case of Korean market history per theme of the day."""
+"""`historical_cases`: one LLM-written case per theme of the day, about one of its analogs.
+
+The model picks an analog by id and writes the text; the facts are copied from `market_analogs` by
+code, and every number of the text must be among the facts given (docs/analogs.md).
+"""
 
 import time
 from collections import defaultdict
@@ -7,79 +11,76 @@ from datetime import date
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.defs.analogs.assets import market_analogs
 from adelie_assets.defs.cases.batch import generate_cases_batch
 from adelie_assets.defs.cases.config import HistoricalCasesConfig
-from adelie_assets.defs.cases.generate import PROMPT_VERSION, CaseResult, render_messages, request_hash
+from adelie_assets.defs.cases.daily_themes import daily_themes
+from adelie_assets.defs.cases.generate import CaseResult, request_key
+from adelie_assets.defs.cases.inputs import case_requests
+from adelie_assets.defs.cases.prompt import PROMPT_VERSIONS, CaseRequest
 from adelie_assets.defs.cases.sync import generate_cases_sync
 from adelie_assets.defs.cases.table import HISTORICAL_CASES_SCHEMA, case_rows, preview
-from adelie_assets.defs.cases.themes import Theme, select_themes
+from adelie_assets.defs.cases.verdicts import day_problems
 from adelie_assets.defs.freshness import HISTORICAL_CASES_FRESHNESS
-from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
+from adelie_assets.defs.market.assets import BACKFILL_POLICY
 from adelie_assets.resources.llm import LLM, LlmError
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.settings import CASE_LANGUAGES, case_language
 
 __all__ = ["HistoricalCasesConfig", "historical_cases"]
 
 
-def _themes_by_day(
-    config: HistoricalCasesConfig, warehouse: Warehouse, days: list[date]
-) -> dict[date, list[Theme]]:
-    frame = warehouse.read_market_data(days)
-    themes: dict[date, list[Theme]] = {}
-    for day in days:
-        rows = frame[frame["trade_date"] == day]
-        if rows.empty:
+def _language(config: HistoricalCasesConfig) -> str:
+    if config.language:
+        if config.language not in CASE_LANGUAGES:
             raise Failure(
-                f"market_data has no rows for {day} in {warehouse.describe()}: materialize market_data "
-                f"for {day} first (the schedule and backfills of both assets do this in order).",
+                f"language={config.language!r} in the run config is not a case language: use 'ko' or 'en'.",
                 allow_retries=False,
             )
-        themes[day] = select_themes(
-            rows, config.theme_count, config.stocks_per_theme, config.min_trading_value_krw
-        )
-        if not themes[day]:
-            raise Failure(
-                f"No stock of {day} traded at least {config.min_trading_value_krw:,} KRW: lower "
-                "min_trading_value_krw in the run config.",
-                allow_retries=False,
-            )
-    return themes
+        return config.language
+    try:
+        return case_language()
+    except ValueError as exc:
+        raise Failure(str(exc), allow_retries=False) from None
 
 
 @asset(
     partitions_def=trading_day_partitions,
-    deps=[market_data],
+    deps=[daily_themes, market_analogs, "market_indices"],
     backfill_policy=BACKFILL_POLICY,
     freshness_policy=HISTORICAL_CASES_FRESHNESS,
     pool="llm",
     group_name="cases",
     kinds={"openai", "sql"},
     owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": HISTORICAL_CASES_SCHEMA, "prompt_version": PROMPT_VERSION},
+    metadata={
+        "dagster/column_schema": HISTORICAL_CASES_SCHEMA,
+        "prompt_versions": ", ".join(PROMPT_VERSIONS.values()),
+    },
     description=(
-        "For each theme of the day (top gainers/losers per market, most traded; liquid stocks only), "
-        "one past episode of Korean market history that resembles the move, written by the LLM as "
-        "structured output, grounded in the day's tickers and validated. A day's cases are replaced "
-        "all-or-nothing in the warehouse table `historical_cases`."
+        "For each theme of the day (daily_themes), one case for an investing-education app about one of "
+        "its analogs (market_analogs), in Korean by default (ADELIE_CASE_LANGUAGE=en for English). The "
+        "model picks the analog by id and writes the text; the episode's date, sync rate, outcomes and "
+        "tickers are copied from the analog by code, and an answer stating a number outside the facts "
+        "it was given is rejected and asked again. A day's cases are replaced all-or-nothing in the "
+        "warehouse table `historical_cases`."
     ),
 )
 def historical_cases(
     context: AssetExecutionContext, config: HistoricalCasesConfig, llm: LLM, warehouse: Warehouse
 ) -> MaterializeResult:
     days = [parse_partition_key(key) for key in context.partition_keys]
-    themes = _themes_by_day(config, warehouse, days)
-    work = [(day, theme) for day in days for theme in themes[day]]
-    hashes = {
-        (day, theme.rank): request_hash(llm.model, PROMPT_VERSION, render_messages(theme, day))
-        for day, theme in work
-    }
-    cache = warehouse.cached_llm_responses(hashes.values())
+    language = _language(config)
+    requests = case_requests(warehouse, days, language, config.candidates_per_subject)
+    work: list[CaseRequest] = [r for day in days for r in requests[day]]
+    keys = {id(r): request_key(llm, r) for r in work}
+    cache = {} if config.regenerate else warehouse.cached_llm_responses(keys.values())
     if len(cache) < len(work):
         try:
             llm.client()  # fail before any request when the key is missing
         except LlmError as exc:
             raise Failure(str(exc), allow_retries=False) from None
-    cached = {item: (cache.get(key) or {}).get("response") for item, key in hashes.items()}
+    cached = {key: (entry or {}).get("response") for key, entry in cache.items()}
 
     started = time.monotonic()
     if config.llm_mode == "batch":
@@ -100,13 +101,26 @@ def historical_cases(
         results, failures = generate_cases_sync(llm, work, cached, config)
     llm_seconds = time.monotonic() - started
 
-    fresh = [r for r in results if not r.cached]
+    by_day: dict[date, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        by_day[r.day].append(r)
+    complete = []
+    for day in days:
+        if len(by_day[day]) != len(requests[day]):
+            continue
+        problems = day_problems(case_rows(by_day[day]), requests[day])
+        if problems:  # checked before anything is written or cached: a bad day leaves nothing
+            failures.append(f"{day}: the day's cases fail their checks ({'; '.join(problems)})")
+            continue
+        complete.append(day)
+    written = [r for r in results if r.day in complete]
+    fresh = [r for r in written if not r.cached]
     warehouse.store_llm_responses(
         [
             {
                 "request_hash": r.request_hash,
                 "model": r.model,
-                "prompt_version": PROMPT_VERSION,
+                "prompt_version": r.request.prompt_version,
                 "response": r.case.model_dump(),
                 "input_tokens": r.input_tokens,
                 "output_tokens": r.output_tokens,
@@ -114,10 +128,6 @@ def historical_cases(
             for r in fresh
         ]
     )
-    by_day: dict[date, list[CaseResult]] = defaultdict(list)
-    for r in results:
-        by_day[r.day].append(r)
-    complete = [day for day in days if len(by_day[day]) == len(themes[day])]
     for day in complete:
         warehouse.replace_historical_cases([day], case_rows(by_day[day]))
     if failures:
@@ -128,24 +138,27 @@ def historical_cases(
             allow_retries=False,
         )
 
-    written = [r for r in results if r.day in complete]
-    input_tokens = sum(r.input_tokens for r in written)
-    output_tokens = sum(r.output_tokens for r in written)
+    spent = [r for r in results if not r.cached]
+    input_tokens = sum(r.input_tokens for r in spent)
+    output_tokens = sum(r.output_tokens for r in spent)
     tokens_by_model: dict[str, dict[str, int]] = defaultdict(lambda: {"input": 0, "output": 0})
-    for r in fresh:
+    for r in spent:
         tokens_by_model[r.model]["input"] += r.input_tokens
         tokens_by_model[r.model]["output"] += r.output_tokens
     context.log.info(
-        f"historical_cases: {len(written)} cases for {len(complete)} day(s), {len(fresh)} from the LLM, "
-        f"{len(written) - len(fresh)} from the cache"
+        f"historical_cases: {len(written)} cases ({language}) for {len(complete)} day(s), {len(fresh)} from "
+        f"the LLM, {len(written) - len(fresh)} from the cache"
+        + (" (regenerate: cache ignored)" if config.regenerate else "")
     )
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(written),
             "dagster/column_schema": HISTORICAL_CASES_SCHEMA,
             "cases_written": len(written),
+            "language": language,
             "llm_calls": sum(r.calls for r in results),
             "cache_hits": len(written) - len(fresh),
+            "regenerated": config.regenerate,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "tokens_by_model": MetadataValue.json(dict(tokens_by_model)),
@@ -156,10 +169,10 @@ def historical_cases(
                 6,
             ),
             "llm_mode": config.llm_mode,
-            "request_ids": MetadataValue.json(sorted(i for r in fresh for i in r.request_ids)),
+            "request_ids": MetadataValue.json(sorted(i for r in spent for i in r.request_ids)),
             "llm_seconds": round(llm_seconds, 3),
             "model": llm.model,
-            "prompt_version": PROMPT_VERSION,
+            "prompt_version": PROMPT_VERSIONS[language],
             "preview": MetadataValue.md(preview(written)),
         }
     )

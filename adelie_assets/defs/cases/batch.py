@@ -7,7 +7,6 @@ grounding); lines that fail go into another batch round, up to `max_attempts` ro
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,9 +17,10 @@ from adelie_assets.defs.cases.generate import (
     from_cache,
     give_up_message,
     judge_answer,
+    request_key,
 )
+from adelie_assets.defs.cases.prompt import CaseRequest
 from adelie_assets.defs.cases.schema import HistoricalCase
-from adelie_assets.defs.cases.themes import Theme
 from adelie_assets.resources.llm import LLM
 
 
@@ -46,12 +46,12 @@ def _judge_line(line: dict[str, Any] | None, result: CaseResult) -> str | None:
     if choice.get("finish_reason") == "length":
         return "answer truncated (finish_reason=length)"
     if message.get("refusal"):
-        return judge_answer(None, message["refusal"], set(result.theme.tickers))
+        return judge_answer(None, message["refusal"], result.request)
     try:
         parsed = HistoricalCase.model_validate_json(message.get("content") or "")
     except ValidationError as exc:
         return f"answer is not a valid case ({first_error(exc)})"
-    problem = judge_answer(parsed, None, set(result.theme.tickers))
+    problem = judge_answer(parsed, None, result.request)
     if problem is None:
         result.case = parsed
     return problem
@@ -59,43 +59,41 @@ def _judge_line(line: dict[str, Any] | None, result: CaseResult) -> str | None:
 
 def generate_cases_batch(
     llm: LLM,
-    work: list[tuple[date, Theme]],
-    cached: dict[tuple[date, int], dict[str, Any] | None],
+    work: list[CaseRequest],
+    cached: dict[str, dict[str, Any] | None],
     max_attempts: int,
     poll_seconds: float,
     timeout_seconds: float,
 ) -> tuple[list[CaseResult], list[str]]:
-    """Cases for every (day, theme), by cache or batch; returns the results and the give-up messages."""
+    """Cases for every request, by cache (request hash -> response) or batch; returns the results
+    and the give-up messages."""
     results: list[CaseResult] = []
-    pending: dict[str, tuple[CaseResult, list[dict[str, str]]]] = {}
-    for day, theme in work:
-        hit, key, messages = from_cache(llm, day, theme, cached.get((day, theme.rank)))
+    pending: dict[str, CaseResult] = {}
+    for request in work:
+        hit, key = from_cache(llm, request, cached.get(request_key(llm, request)))
         if hit is not None:
             results.append(hit)
         else:
-            result = CaseResult(day, theme, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
-            pending[f"{day.isoformat()}#{theme.rank}"] = (result, messages)
+            result = CaseResult(request, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
+            pending[f"{request.day.isoformat()}#{request.theme.rank}"] = result
     problems: dict[str, list[str]] = defaultdict(list)
     for attempt in range(1, max_attempts + 1):
         if not pending:
             break
         lines = llm.run_batch(
-            {cid: llm.chat_body(messages, HistoricalCase) for cid, (_, messages) in pending.items()},
+            {cid: llm.chat_body(r.request.messages, HistoricalCase) for cid, r in pending.items()},
             poll_seconds=poll_seconds,
             timeout_seconds=timeout_seconds,
         )
         still_pending = {}
-        for cid, (result, messages) in pending.items():
+        for cid, result in pending.items():
             result.calls += 1
             problem = _judge_line(lines.get(cid), result)
             if problem is None:
                 results.append(result)
             else:
                 problems[cid].append(f"attempt {attempt}: {problem}")
-                still_pending[cid] = (result, messages)
+                still_pending[cid] = result
         pending = still_pending
-    failures = [
-        give_up_message(result.day, result.theme, max_attempts, problems[cid])
-        for cid, (result, _) in pending.items()
-    ]
+    failures = [give_up_message(r.request, max_attempts, problems[cid]) for cid, r in pending.items()]
     return results, failures

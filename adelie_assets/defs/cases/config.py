@@ -1,4 +1,5 @@
-"""The run config of `historical_cases` (its checks read it back from the run config too)."""
+"""The run config of `historical_cases`. The themes' own settings (theme_count, stocks_per_theme,
+min_trading_value_krw) are daily_themes' run config."""
 
 from typing import Literal
 
@@ -9,10 +10,18 @@ from adelie_assets.defs.cases.themes import MAX_THEMES
 
 
 class HistoricalCasesConfig(Config):
-    theme_count: int = Field(default=5, ge=1, le=MAX_THEMES, description="Themes (= cases) per day.")
-    stocks_per_theme: int = Field(default=3, ge=1, le=5, description="Stocks given to the model per theme.")
-    min_trading_value_krw: int = Field(
-        default=5_000_000_000, ge=0, description="Liquidity floor: stocks traded for less are not themes."
+    language: str = Field(
+        default="", description="Case language, 'ko' or 'en'; empty: ADELIE_CASE_LANGUAGE, else 'ko'."
+    )
+    candidates_per_subject: int = Field(
+        default=1,
+        ge=1,
+        le=3,
+        description="Analogs offered to the model per theme stock and index (more = more tokens).",
+    )
+    regenerate: bool = Field(
+        default=False,
+        description="Ask the LLM again for every theme, ignoring the cache (the new answers replace it).",
     )
     max_attempts: int = Field(
         default=3,

@@ -1,4 +1,9 @@
-"""Turning one theme into one validated historical case: prompt, cache key, bounded retries."""
+"""Turning one theme's request into one validated case: cache key, bounded retries, judging.
+
+An answer is stored only when it picks an offered analog, is in the requested language and states
+no number outside the facts it was given (docs/analogs.md, "Grounding rule"); otherwise it is asked
+again, up to `max_attempts`, and never cached.
+"""
 
 from __future__ import annotations
 
@@ -7,58 +12,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from pydantic import ValidationError
 
-from adelie_assets.defs.cases.schema import GroundingError, HistoricalCase, check_grounding
+from adelie_assets.defs.cases.grounding import GroundingError, check_analog_id, check_texts
+from adelie_assets.defs.cases.prompt import CaseRequest
+from adelie_assets.defs.cases.schema import HistoricalCase
 from adelie_assets.defs.cases.themes import Theme
 from adelie_assets.resources.llm import LLM
 
-PROMPT_VERSION = "historical_case_v1"
+KOREAN_SHARE = 0.5  # of a Korean case's letters, at least this share must be Hangul
 
 
 class CaseGenerationError(Exception):
     """No valid case for a theme after the allowed attempts; the message lists each attempt's problem."""
-
-
-# A prompt version and the schema never change within a process; both are needed twice per theme
-# (cache lookup, then the call), so read and build each once.
-@cache
-def _prompt_sections(version: str) -> dict[str, str]:
-    text = resources.files("adelie_assets.defs.cases").joinpath(f"prompts/{version}.md").read_text("utf-8")
-    sections: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            current = line[3:].strip()
-            sections[current] = ""
-        elif current:
-            sections[current] += line + "\n"
-    return {name: body.strip() for name, body in sections.items()}
-
-
-def render_messages(theme: Theme, day: date, version: str = PROMPT_VERSION) -> list[dict[str, str]]:
-    sections = _prompt_sections(version)
-    stocks = [
-        {
-            "ticker": s.ticker,
-            "name": s.name,
-            "market": s.market,
-            "close_krw": s.close,
-            "change_pct": round(s.change_pct, 2),
-            "trading_value_krw": s.trading_value,
-            "market_cap_krw": s.market_cap,
-        }
-        for s in theme.stocks
-    ]
-    user = sections["user"].format(
-        trade_date=day.isoformat(),
-        theme_label=theme.label,
-        stocks_json=json.dumps(stocks, ensure_ascii=False, indent=2),
-    )
-    return [{"role": "system", "content": sections["system"]}, {"role": "user", "content": user}]
 
 
 @cache
@@ -68,22 +36,20 @@ def _case_schema() -> dict[str, Any]:
 
 def request_hash(model: str, version: str, messages: list[dict[str, str]]) -> str:
     payload = json.dumps(
-        {
-            "model": model,
-            "prompt_version": version,
-            "schema": _case_schema(),
-            "messages": messages,
-        },
+        {"model": model, "prompt_version": version, "schema": _case_schema(), "messages": messages},
         sort_keys=True,
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def request_key(llm: LLM, request: CaseRequest) -> str:
+    return request_hash(llm.model, request.prompt_version, request.messages)
+
+
 @dataclass
 class CaseResult:
-    day: date
-    theme: Theme
+    request: CaseRequest
     case: HistoricalCase
     request_hash: str
     model: str
@@ -93,6 +59,14 @@ class CaseResult:
     calls: int = 0
     request_ids: list[str] = field(default_factory=list)
 
+    @property
+    def day(self) -> date:
+        return self.request.day
+
+    @property
+    def theme(self) -> Theme:
+        return self.request.theme
+
 
 def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
@@ -100,57 +74,66 @@ def first_error(exc: ValidationError) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def judge_answer(parsed: HistoricalCase | None, refusal: str | None, allowed: set[str]) -> str | None:
+def hangul_share(texts: list[str]) -> float:
+    letters = [c for text in texts for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
+
+
+def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: CaseRequest) -> str | None:
     """Why a parsed answer cannot be stored, or None when it can. Shared by the sync and batch paths."""
     if refusal or parsed is None:
         return f"the model refused ({(refusal or 'no content')[:120]})"
     try:
-        check_grounding(parsed, allowed)
+        check_analog_id(parsed.analog_id, request.facts)
+        if len(set(parsed.narrative.devils_advocate.bullets)) != 3:
+            raise GroundingError("devils_advocate must hold three different points")
+        texts = parsed.texts()
+        if request.language == "ko" and hangul_share(texts) < KOREAN_SHARE:
+            raise GroundingError(
+                f"the case is not in Korean ({hangul_share(texts):.0%} of its letters are Hangul)"
+            )
+        check_texts(texts, request.facts)
     except GroundingError as exc:
         return f"ungrounded answer ({exc})"
     return None
 
 
 def from_cache(
-    llm: LLM, day: date, theme: Theme, cached_response: dict[str, Any] | None
-) -> tuple[CaseResult | None, str, list[dict[str, str]]]:
-    """The cached case for this exact request, if any, plus the request's hash and messages."""
-    messages = render_messages(theme, day)
-    key = request_hash(llm.model, PROMPT_VERSION, messages)
+    llm: LLM, request: CaseRequest, cached_response: dict[str, Any] | None
+) -> tuple[CaseResult | None, str]:
+    """The cached case for this exact request, if any and still valid, plus the request's hash."""
+    key = request_key(llm, request)
     if cached_response is not None:
         try:
             case = HistoricalCase.model_validate(cached_response)
-            if judge_answer(case, None, set(theme.tickers)) is None:
-                return CaseResult(day, theme, case, key, llm.model, cached=True), key, messages
+            if judge_answer(case, None, request) is None:
+                return CaseResult(request, case, key, llm.model, cached=True), key
         except ValidationError:
             pass  # a cache entry from looser rules: ask again
-    return None, key, messages
+    return None, key
 
 
 def generate_case(
-    llm: LLM,
-    day: date,
-    theme: Theme,
-    max_attempts: int,
-    cached_response: dict[str, Any] | None = None,
+    llm: LLM, request: CaseRequest, max_attempts: int, cached_response: dict[str, Any] | None = None
 ) -> CaseResult:
-    """A case for `theme`, from the cache when the same request was answered before, else from the LLM.
+    """A case for the request, from the cache when the same request was answered before, else the LLM.
 
     Refusals, truncation, bad JSON and ungrounded answers are retried up to `max_attempts` times;
     HTTP-level retries (429/5xx/timeouts) are the SDK's. Tokens of failed attempts are counted too.
     """
     import openai
 
-    cached, key, messages = from_cache(llm, day, theme, cached_response)
+    cached, key = from_cache(llm, request, cached_response)
     if cached is not None:
         return cached
-    allowed = set(theme.tickers)
-    result = CaseResult(day, theme, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
+    result = CaseResult(request, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
     problems: list[str] = []
     for attempt in range(1, max_attempts + 1):
         result.calls += 1
         try:
-            answer = llm.parse(messages, HistoricalCase)
+            answer = llm.parse(request.messages, HistoricalCase)
         except openai.LengthFinishReasonError as exc:
             usage = getattr(exc.completion, "usage", None)
             if usage:
@@ -166,16 +149,17 @@ def generate_case(
         result.model = answer.model
         if answer.request_id:
             result.request_ids.append(answer.request_id)
-        problem = judge_answer(answer.parsed, answer.refusal, allowed)
+        problem = judge_answer(answer.parsed, answer.refusal, request)
         if problem:
             problems.append(f"attempt {attempt}: {problem}")
             continue
         result.case = answer.parsed
         return result
-    raise CaseGenerationError(give_up_message(day, theme, max_attempts, problems))
+    raise CaseGenerationError(give_up_message(request, max_attempts, problems))
 
 
-def give_up_message(day: date, theme: Theme, attempts: int, problems: list[str]) -> str:
-    return f"{day} theme {theme.rank} '{theme.label}': no valid case after {attempts} attempts: " + "; ".join(
-        problems
+def give_up_message(request: CaseRequest, attempts: int, problems: list[str]) -> str:
+    return (
+        f"{request.day} theme {request.theme.rank} '{request.theme.label}': no valid case after "
+        f"{attempts} attempts: " + "; ".join(problems)
     )

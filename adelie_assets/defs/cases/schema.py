@@ -1,23 +1,36 @@
-"""What the LLM must return for one theme: the structured-output model, validated before storing."""
+"""What the LLM writes for one theme (structured output): the chosen analog's id and the text.
+
+Facts (the episode's date, year, sync rate, outcomes, tickers, comparison values) are not asked for:
+code copies them from the chosen analog (`market_analogs`), so the model cannot get them wrong.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, Field
 
-EARLIEST_EVENT_YEAR = 1956  # the Korea Stock Exchange opened in 1956
+from adelie_assets.defs.cases.grounding import GroundingError
+
+__all__ = ["GlossaryTerm", "GroundingError", "HistoricalCase", "Narrative", "Section"]
+
+
+class Section(BaseModel):
+    bullets: list[str] = Field(min_length=1, max_length=4)
+    content: str = Field(min_length=20, max_length=1500)
+
+
+class DevilsAdvocate(BaseModel):
+    bullets: list[str] = Field(min_length=3, max_length=3)
+    content: str = Field(min_length=20, max_length=1500)
 
 
 class Narrative(BaseModel):
-    background: str = Field(min_length=20, max_length=1500, description="The situation back then.")
-    mirrors_today: str = Field(min_length=20, max_length=1000, description="What mirrors today's move.")
-    differs_from_today: str = Field(min_length=20, max_length=1000, description="What is different today.")
-    devils_advocate: list[str] = Field(
-        min_length=3, max_length=3, description="Exactly three counter-arguments to the analogy."
-    )
-    what_happened_next: str = Field(min_length=20, max_length=1500, description="How the episode unfolded.")
-    investor_takeaway: str = Field(min_length=20, max_length=800, description="What an investor can learn.")
+    background: Section = Field(description="The situation back then.")
+    mirroring: Section = Field(description="What mirrors today.")
+    difference: Section = Field(description="What differs from today.")
+    devils_advocate: DevilsAdvocate = Field(description="Three reasons the analogy is weaker.")
+    simulation: Section = Field(description="What an investor who acted then would have lived through.")
+    result: Section = Field(description="What followed, from the given outcomes.")
+    action: Section = Field(description="What an investor can do today.")
 
 
 class GlossaryTerm(BaseModel):
@@ -26,27 +39,19 @@ class GlossaryTerm(BaseModel):
 
 
 class HistoricalCase(BaseModel):
-    title: str = Field(min_length=5, max_length=120)
-    event_year: int = Field(ge=EARLIEST_EVENT_YEAR, le=date.today().year - 1)
+    analog_id: str = Field(min_length=3, max_length=20, description="The id of the chosen candidate.")
+    title: str = Field(min_length=5, max_length=200)
     summary: str = Field(min_length=20, max_length=800)
     narrative: Narrative
-    related_tickers: list[str] = Field(
-        min_length=1, max_length=5, description="Tickers from the given stocks that this case is about."
-    )
-    sync_rate: int = Field(ge=0, le=100, description="How closely the past episode resembles today, 0-100.")
     key_insight: str = Field(min_length=10, max_length=400)
     glossary: list[GlossaryTerm] = Field(min_length=1, max_length=5)
 
-
-class GroundingError(ValueError):
-    """The answer parsed, but says something the input does not support."""
-
-
-def check_grounding(case: HistoricalCase, allowed_tickers: set[str]) -> None:
-    unknown = sorted(set(case.related_tickers) - allowed_tickers)
-    if unknown:
-        raise GroundingError(
-            f"related_tickers {unknown} are not among the theme's stocks {sorted(allowed_tickers)}"
-        )
-    if len(set(case.narrative.devils_advocate)) != 3:
-        raise GroundingError("devils_advocate must hold three different points")
+    def texts(self) -> list[str]:
+        """Every text the app shows, for the grounding and language checks."""
+        parts = [self.title, self.summary, self.key_insight]
+        for name in Narrative.model_fields:
+            section = getattr(self.narrative, name)
+            parts += [*section.bullets, section.content]
+        for term in self.glossary:
+            parts += [term.term, term.definition]
+        return parts

@@ -1,31 +1,27 @@
 """Cases through synchronous chat completions: the day's themes concurrently, bounded."""
 
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from datetime import date
 
 from adelie_assets.defs.cases.config import HistoricalCasesConfig
-from adelie_assets.defs.cases.generate import CaseGenerationError, CaseResult, generate_case
-from adelie_assets.defs.cases.themes import Theme
+from adelie_assets.defs.cases.generate import CaseGenerationError, CaseResult, generate_case, request_key
+from adelie_assets.defs.cases.prompt import CaseRequest
 from adelie_assets.resources.llm import LLM, LlmError
 
 
 def generate_cases_sync(
-    llm: LLM,
-    work: list[tuple[date, Theme]],
-    cached: dict[tuple[date, int], dict | None],
-    config: HistoricalCasesConfig,
+    llm: LLM, work: list[CaseRequest], cached: dict[str, dict | None], config: HistoricalCasesConfig
 ) -> tuple[list[CaseResult], list[str]]:
-    """Theme calls are independent: run them concurrently, bounded; stop spending once one fails."""
+    """Theme calls are independent: run them concurrently, bounded; stop spending once one fails.
+    `cached`: request hash -> cached response."""
     results: list[CaseResult] = []
     failures: list[str] = []
     with ThreadPoolExecutor(max_workers=config.max_concurrent_calls, thread_name_prefix="llm") as pool:
-        futures = {
-            pool.submit(generate_case, llm, day, theme, config.max_attempts, cached.get((day, theme.rank))): (
-                day,
-                theme,
+        futures = [
+            pool.submit(
+                generate_case, llm, request, config.max_attempts, cached.get(request_key(llm, request))
             )
-            for day, theme in work
-        }
+            for request in work
+        ]
         _, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()  # once a day is lost, spend no more tokens on themes not yet started

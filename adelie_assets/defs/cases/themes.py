@@ -17,6 +17,24 @@ THEME_KINDS: list[tuple[str, str, str | None]] = [
 ]
 MAX_THEMES = len(THEME_KINDS)
 
+# The app's words for each theme (contract-12-13): Korean label, category and selection reason.
+LABELS_KO: dict[str, str] = {
+    "kospi_gainers": "코스피 급등주",
+    "kosdaq_gainers": "코스닥 급등주",
+    "kospi_losers": "코스피 급락주",
+    "kosdaq_losers": "코스닥 급락주",
+    "most_traded": "거래대금 상위주",
+    "largest_caps_moving": "대형주 급변동",
+}
+CATEGORIES: dict[str, str] = {
+    "kospi_gainers": "급등주",
+    "kosdaq_gainers": "급등주",
+    "kospi_losers": "급락주",
+    "kosdaq_losers": "급락주",
+    "most_traded": "거래량",
+    "largest_caps_moving": "대형주",
+}
+
 
 @dataclass(frozen=True)
 class Stock:
@@ -27,6 +45,7 @@ class Stock:
     change_pct: float
     trading_value: int
     market_cap: int
+    volume: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,32 @@ class Theme:
     @property
     def tickers(self) -> list[str]:
         return [s.ticker for s in self.stocks]
+
+    @property
+    def label_ko(self) -> str:
+        return LABELS_KO[self.key]
+
+    @property
+    def category(self) -> str:
+        return CATEGORIES[self.key]
+
+    @property
+    def selection_reason(self) -> str:
+        """The app's list: 'top_gainer' | 'top_loser' | 'high_volume'. Large caps that moved most go
+        by the sign of the largest move (their first stock)."""
+        if self.key.endswith("gainers"):
+            return "top_gainer"
+        if self.key.endswith("losers"):
+            return "top_loser"
+        if self.key == "most_traded":
+            return "high_volume"
+        return "top_gainer" if self.stocks[0].change_pct >= 0 else "top_loser"
+
+    @property
+    def market(self) -> str | None:
+        """KOSPI or KOSDAQ when the theme is one market's, else None."""
+        markets = {s.market for s in self.stocks}
+        return markets.pop() if len(markets) == 1 else None
 
 
 def _rank(frame: pd.DataFrame, key: str, count: int) -> pd.DataFrame:
@@ -80,6 +125,7 @@ def select_themes(
                 change_pct=float(r.change_pct),
                 trading_value=int(r.trading_value),
                 market_cap=int(r.market_cap),
+                volume=int(r.volume),
             )
             for r in chosen.itertuples()
         )

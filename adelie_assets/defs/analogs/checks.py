@@ -1,0 +1,59 @@
+"""Checks of `daily_themes`, `analog_features` and `market_analogs`: the verdicts of verdicts.py on
+the stored rows of each checked day, blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from adelie_assets.lib.partitioned_checks import daily_check
+from dagster import AssetChecksDefinition
+
+from adelie_assets.defs.analogs.assets import analog_features, market_analogs
+from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
+from adelie_assets.defs.cases.daily_themes import daily_themes
+from adelie_assets.defs.market.assets import market_data
+from adelie_assets.resources.warehouse import (
+    Warehouse,
+    analog_features_table,
+    daily_themes_table,
+    market_analogs_table,
+)
+
+
+def _read(table: sa.Table) -> Callable[[Warehouse, list[date]], pd.DataFrame]:
+    def read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
+        return warehouse.read(table, days)
+
+    return read
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+themes_are_sound = daily_check(
+    daily_themes,
+    "themes_are_sound",
+    themes_verdict,
+    reads=(_read(daily_themes_table), Warehouse.read_market_data),
+    additional_deps=[market_data],
+    description="Every theme has stocks of the day's market_data, an app category and a selection reason.",
+)
+features_cover_the_day = daily_check(
+    analog_features,
+    "features_cover_the_day",
+    features_verdict,
+    reads=(_read(analog_features_table), Warehouse.read_market_data),
+    additional_deps=[market_data],
+    description="One feature vector per market_data ticker of the day, and both indices'.",
+)
+analogs_are_sound = daily_check(
+    market_analogs,
+    "analogs_are_sound",
+    analogs_verdict,
+    reads=(_read(market_analogs_table),),
+    description="Analogs >= 60 trading days back, similarity 0-100, every feature, +60 known, both indices.",
+)
+
+analog_checks: list[AssetChecksDefinition] = [themes_are_sound, features_cover_the_day, analogs_are_sound]

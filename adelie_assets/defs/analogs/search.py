@@ -1,0 +1,323 @@
+"""Nearest past setups: standardise, measure, pick k distinct episodes, read what followed.
+
+Pure numpy. The rules (scope, standardisation, distance, similarity, gaps) are in docs/analogs.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from adelie_assets.defs.analogs.features import (
+    CLOSE,
+    COLUMNS,
+    FEATURES,
+    INDEX_FEATURES,
+    LOOKBACK_DAYS,
+    MARKET_CODE,
+    MARKETS,
+    FeatureBlock,
+    ticker_code,
+    ticker_of,
+)
+
+DEFAULT_K = 3
+MIN_GAP_DAYS = 60  # an analog is at least this many trading days before the day: its +60 is known
+EPISODE_GAP_DAYS = 20  # two analogs of one subject are at least this far apart: distinct episodes
+OUTCOME_SPANS: tuple[int, ...] = (5, 20, 60)
+PATH_BEFORE, PATH_AFTER = 20, 60
+MIN_CANDIDATE_DAYS = 20  # fewer searchable days than this is "too little history"
+_SHORTLIST = 512
+
+
+class NotEnoughHistory(ValueError):
+    """Too few past days with features to search; the message says how many more to backfill."""
+
+
+def similarity(distance: float, dimensions: int) -> float:
+    """100 for an identical setup, 100/e (36.8) when the setups differ by one standard deviation per
+    feature on average (root mean square), falling towards 0 beyond."""
+    return 100.0 * math.exp(-distance / math.sqrt(dimensions))
+
+
+@dataclass
+class History:
+    """Feature blocks of one kind laid end to end, addressable by calendar position and ticker."""
+
+    calendar: list[date]  # every trading day from the first block's to the last
+    codes: np.ndarray  # uint64 per row
+    values: np.ndarray  # float32 (rows, len(COLUMNS))
+    positions: np.ndarray  # int32 calendar position per row
+    starts: np.ndarray  # row range of each calendar position: [starts[p], starts[p+1])
+
+    @classmethod
+    def build(cls, blocks: Sequence[FeatureBlock], calendar: Sequence[date]) -> History:
+        """`calendar`: the trading days covering the blocks (missing days simply have no rows)."""
+        calendar = sorted(calendar)
+        where = {day: i for i, day in enumerate(calendar)}
+        by_position = sorted(blocks, key=lambda b: b.day)
+        counts = np.zeros(len(calendar), dtype=np.int64)
+        for block in by_position:
+            if block.day not in where:
+                raise ValueError(f"feature block of {block.day} is not a trading day of the calendar")
+            counts[where[block.day]] = len(block.codes)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        codes = np.empty(int(starts[-1]), dtype="<u8")
+        # Feature-major in memory (one contiguous array per column); `values` is its (rows, columns) view.
+        columns = np.empty((len(COLUMNS), int(starts[-1])), dtype=np.float32)
+        for block in by_position:
+            start = int(starts[where[block.day]])
+            codes[start : start + len(block.codes)] = block.codes
+            columns[:, start : start + len(block.codes)] = block.values.T
+        values = columns.T
+        positions = np.repeat(np.arange(len(calendar), dtype=np.int32), counts)
+        return cls(list(calendar), codes, values, positions, starts)
+
+    def day_rows(self, day: date) -> int:
+        position = self.calendar.index(day)
+        return int(self.starts[position + 1] - self.starts[position])
+
+    def position(self, day: date) -> int:
+        return self.calendar.index(day)
+
+    def row(self, ticker: str, position: int) -> int | None:
+        """Row of `ticker` at calendar `position`, or None (no quote that day)."""
+        return self._row(np.uint64(ticker_code(ticker)), position)
+
+    def _row(self, code: np.uint64, position: int) -> int | None:
+        if position < 0 or position >= len(self.calendar):
+            return None
+        start, end = int(self.starts[position]), int(self.starts[position + 1])
+        found = start + int(self.codes[start:end].searchsorted(code))
+        return found if found < end and self.codes[found] == code else None
+
+    def close(self, ticker: str, position: int) -> float | None:
+        return self._close(np.uint64(ticker_code(ticker)), position)
+
+    def _close(self, code: np.uint64, position: int) -> float | None:
+        found = self._row(code, position)
+        if found is None:
+            return None
+        value = float(self.values[found, CLOSE])
+        return None if math.isnan(value) else value
+
+    def change_after(self, ticker: str, position: int, span: int) -> float | None:
+        start, end = self.close(ticker, position), self.close(ticker, position + span)
+        return None if start is None or end is None or start == 0 else round((end / start - 1) * 100, 2)
+
+    def path(self, ticker: str, position: int, before: int, after: int) -> list[dict[str, object]]:
+        code = np.uint64(ticker_code(ticker))
+        base = self._close(code, position)
+        points: list[dict[str, object]] = []
+        if base is None:
+            return points
+        for offset in range(-before, after + 1):
+            value = self._close(code, position + offset)
+            if value is None:
+                continue
+            points.append(
+                {
+                    "offset": offset,
+                    "date": self.calendar[position + offset].isoformat(),
+                    "close": round(value, 2),
+                    "pct": round((value / base - 1) * 100, 2),
+                }
+            )
+        return points
+
+    def searchable_days(self, position: int, width: int) -> int:
+        """Days with a complete vector of `width` features at least MIN_GAP_DAYS before `position`."""
+        last = position - MIN_GAP_DAYS
+        if last < 0:
+            return 0
+        complete = ~np.isnan(self.values[: self.starts[last + 1], :width]).any(axis=1)
+        return int(np.unique(self.positions[: self.starts[last + 1]][complete]).size)
+
+
+@dataclass
+class Analog:
+    ticker: str
+    day: date
+    position: int
+    distance: float
+    similarity: float
+    features: dict[str, float | None]
+    market: str
+    after_pct: dict[int, float | None] = field(default_factory=dict)
+    index_after_pct: dict[int, float | None] = field(default_factory=dict)
+    path: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
+class SubjectAnalogs:
+    subject: str
+    kind: str  # 'stock' | 'index'
+    features: dict[str, float | None]
+    analogs: list[Analog]
+    path_today: list[dict[str, object]]
+
+
+def _feature_dict(row: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
+    return {
+        n: (None if math.isnan(float(v)) else round(float(v), 4)) for n, v in zip(names, row, strict=False)
+    }
+
+
+class Searcher:
+    """Standardises the candidates once, then answers subjects of one day.
+
+    Distances use |x-q|^2 = |x|^2 - 2 x.q + |q|^2 over the standardised candidates, so that one
+    subject costs one matrix-vector product over the history; the shortlist is then re-measured exactly.
+    """
+
+    def __init__(self, history: History, day: date, kind: str, index_history: History | None = None) -> None:
+        self.history = history
+        self.kind = kind
+        self.names = FEATURES if kind == "stock" else INDEX_FEATURES
+        self.index_history = index_history if kind == "stock" else history
+        self.position = history.position(day)
+        width = len(self.names)
+        last = self.position - MIN_GAP_DAYS
+        upto = int(history.starts[last + 1]) if last >= 0 else 0
+        # Candidates are a prefix of the history (it is in date order). Feature-major (one contiguous
+        # row per feature): q @ matrix is ~4x faster than row-major matrix @ q.
+        # One extra row holds |x|^2, so that a subject's distances are one product: [-2q, 1] @ matrix.
+        matrix = np.empty((width + 1, upto), dtype=np.float32)
+        matrix[:width] = history.values[:upto, :width].T
+        complete = ~np.isnan(np.ones(width, dtype=np.float32) @ matrix[:width])
+        complete &= ~np.isnan(history.values[:upto, CLOSE])
+        count = int(complete.sum())
+        matrix[:width, ~complete] = 0.0
+        if count:
+            self.mean = matrix[:width].sum(axis=1, dtype=np.float64) / count
+            squares = np.einsum("ij,ij->i", matrix[:width], matrix[:width], dtype=np.float64)
+            variance = squares / count - self.mean**2
+            self.std = np.sqrt(np.where(variance > 1e-12, variance, 1.0))
+        else:
+            self.mean, self.std = np.zeros(width), np.ones(width)
+        matrix[:width] -= self.mean.astype(np.float32)[:, None]
+        matrix[:width] /= self.std.astype(np.float32)[:, None]
+        matrix[width] = np.einsum("ij,ij->j", matrix[:width], matrix[:width])
+        matrix[width, ~complete] = np.inf  # never a candidate
+        self.matrix, self.count = matrix, count
+
+    @property
+    def norms(self) -> np.ndarray:
+        return self.matrix[-1]
+
+    def _standardise(self, row: np.ndarray) -> np.ndarray:
+        return (row[: len(self.names)].astype(np.float64) - self.mean) / self.std
+
+    def find(self, subject: str, k: int = DEFAULT_K) -> SubjectAnalogs | None:
+        """The k nearest distinct past episodes of `subject` at the day, or None if it has no
+        complete feature vector that day (e.g. listed less than 20 trading days ago, or halted)."""
+        today_row = self.history.row(subject, self.position)
+        if today_row is None:
+            return None
+        raw_today = self.history.values[today_row]
+        if np.isnan(raw_today[: len(self.names)]).any():
+            return None
+        query = self._standardise(raw_today)
+        # |x-q|^2 - |q|^2: the same order as the distance; exact distances come in _pick
+        squared = np.append(-2.0 * query, 1.0).astype(np.float32) @ self.matrix
+        if self.kind == "index":  # an index is compared with its own past only
+            squared[self.history.codes[: squared.size] != np.uint64(ticker_code(subject))] = np.inf
+        chosen: list[Analog] = []
+        available = int(np.isfinite(squared).sum()) if self.kind == "index" else self.count
+        shortlist = min(_SHORTLIST, available)
+        while shortlist:
+            chosen = self._pick(_nearest(squared, shortlist), query, k)
+            if len(chosen) == k or shortlist == available:
+                break
+            shortlist = min(shortlist * 8, available)
+        return SubjectAnalogs(
+            subject=subject,
+            kind=self.kind,
+            features=_feature_dict(raw_today, self.names),
+            analogs=chosen,
+            path_today=self.history.path(subject, self.position, PATH_BEFORE, 0),
+        )
+
+    def _pick(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Analog]:
+        """Greedy, nearest first: skip a setup whose outcome is not fully known or that falls within
+        EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
+        rows = rows[np.isfinite(self.norms[rows])]
+        exact = np.sqrt(((self._standardise_rows(rows) - query) ** 2).sum(axis=1))
+        order = np.argsort(exact, kind="stable")
+        chosen: list[Analog] = []
+        for i in order:
+            row = int(rows[i])
+            position = int(self.history.positions[row])
+            if any(abs(position - a.position) < EPISODE_GAP_DAYS for a in chosen):
+                continue
+            ticker = ticker_of(self.history.codes[row])
+            after = {s: self.history.change_after(ticker, position, s) for s in OUTCOME_SPANS}
+            if any(v is None for v in after.values()):
+                continue
+            market = MARKETS[int(self.history.values[row, MARKET_CODE])]
+            index_name = market if self.kind == "stock" else ticker
+            index_after = (
+                {s: self.index_history.change_after(index_name, position, s) for s in OUTCOME_SPANS}
+                if self.index_history is not None
+                else dict.fromkeys(OUTCOME_SPANS)
+            )
+            distance = float(exact[i])
+            chosen.append(
+                Analog(
+                    ticker=ticker,
+                    day=self.history.calendar[position],
+                    position=position,
+                    distance=round(distance, 6),
+                    similarity=round(similarity(distance, len(self.names)), 2),
+                    features=_feature_dict(self.history.values[row], self.names),
+                    market=market,
+                    after_pct=after,
+                    index_after_pct=index_after,
+                    path=self.history.path(ticker, position, PATH_BEFORE, PATH_AFTER),
+                )
+            )
+            if len(chosen) == k:
+                break
+        return chosen
+
+    def _standardise_rows(self, rows: np.ndarray) -> np.ndarray:
+        raw = self.history.values[rows, : len(self.names)].astype(np.float64)
+        return (raw - self.mean) / self.std
+
+
+def _nearest(squared: np.ndarray, count: int) -> np.ndarray:
+    """Rows of the `count` smallest values, nearest first. A threshold from a strided sample cuts the
+    array down before the exact partition (a full argpartition of 5.9 M costs ~50 ms)."""
+    step = max(1, count // 64)
+    if squared.size > 200_000 and step > 1:
+        sample = squared[::step]
+        rank = min(sample.size - 1, 4 * count // step)
+        threshold = np.partition(sample, rank)[rank]
+        subset = np.flatnonzero(squared <= threshold)
+        if subset.size >= count:
+            top = subset[np.argpartition(squared[subset], count - 1)[:count]]
+            return top[np.argsort(squared[top], kind="stable")]
+    top = np.argpartition(squared, count - 1)[:count]
+    return top[np.argsort(squared[top], kind="stable")]
+
+
+def require_history(history: History, day: date, kind: str, minimum: int = MIN_CANDIDATE_DAYS) -> int:
+    """Searchable days before `day`; raises NotEnoughHistory naming how much to backfill."""
+    width = len(FEATURES if kind == "stock" else INDEX_FEATURES)
+    found = history.searchable_days(history.position(day), width)
+    if found >= minimum:
+        return found
+    raise NotEnoughHistory(
+        f"{found} searchable trading day(s) of {kind} history before {day} (days at least {MIN_GAP_DAYS} "
+        f"trading days earlier with complete features); {minimum} are needed"
+    )
+
+
+def days_needed(minimum: int = MIN_CANDIDATE_DAYS) -> int:
+    """Trading days of quotes before a day that its search needs: features' look-back, the searchable
+    days, the gap to the day."""
+    return LOOKBACK_DAYS + minimum + MIN_GAP_DAYS

@@ -1,0 +1,161 @@
+"""One day's analog search over ten years of stored features: wall time and peak memory, SQLite and
+Postgres, reading from the warehouse included.
+
+The history is synthetic feature blocks (what `analog_features` stores): `--years` of trading days x
+`--tickers` tickers (2,400 by default: KOSPI + KOSDAQ), random-walk closes, plus the two indices.
+They are written once per backend (timed separately); then a fresh process per run does what
+`market_analogs` does for a day: read every block up to the day, build the histories, standardise,
+and find k=3 analogs (with outcomes and paths) for `--subjects` stocks and both indices. The figure is
+that process's search wall time (after imports) and its peak RSS (ru_maxrss, imports included).
+
+    python bench/bench_analogs.py                   # 10 years, 2,400 tickers, 15 subjects, both backends
+    python bench/bench_analogs.py --years 2 --backends sqlite --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from _common import PYTHON, base_env, median, print_table, scratch_warehouse, workdir  # noqa: E402
+
+from adelie_assets.calendar import trading_days  # noqa: E402
+from adelie_assets.defs.analogs.features import COLUMNS, MARKETS, FeatureBlock, ticker_code  # noqa: E402
+
+LAST_DAY = date(2026, 11, 27)
+
+
+def synthetic_blocks(years: float, tickers: int, seed: int = 1) -> list[FeatureBlock]:
+    days = trading_days(date(LAST_DAY.year - int(np.ceil(years)), LAST_DAY.month, LAST_DAY.day), LAST_DAY)
+    days = days[-int(years * 245) :]
+    rng = np.random.default_rng(seed)
+    codes = np.sort(np.array([ticker_code(f"{i:06d}") for i in range(tickers)], dtype="<u8"))
+    markets = (np.arange(tickers) % 2).astype(np.float32)
+    close = rng.uniform(1_000, 200_000, tickers)
+    index_close = np.array([2_500.0, 800.0])
+    blocks = []
+    for day in days:
+        index_move = rng.normal(0, 1.0, 2)
+        index_close = index_close * (1 + index_move / 100)
+        moves = rng.normal(0, 3.0, tickers).clip(-29.9, 29.9)
+        close = close * (1 + moves / 100)
+        values = np.empty((tickers, len(COLUMNS)), dtype=np.float32)
+        values[:, 0] = moves
+        values[:, 1] = rng.normal(0, 7, tickers)
+        values[:, 2] = rng.normal(0, 14, tickers)
+        values[:, 3] = rng.normal(0, 0.6, tickers)
+        values[:, 4] = index_move[markets.astype(int)]
+        values[:, 5] = np.round(close)
+        values[:, 6] = markets
+        blocks.append(FeatureBlock(day, "stock", codes, values))
+        index_values = np.column_stack(
+            [index_move, rng.normal(0, 2.5, 2), rng.normal(0, 5, 2), rng.normal(0, 0.3, 2),
+             [np.nan, np.nan], np.round(index_close, 2), [0.0, 1.0]]
+        ).astype(np.float32)  # fmt: skip
+        index_codes = np.array([ticker_code(m) for m in MARKETS], dtype="<u8")
+        order = np.argsort(index_codes)
+        blocks.append(FeatureBlock(day, "index", index_codes[order], index_values[order]))
+    return blocks
+
+
+def write(url: str, blocks: list[FeatureBlock]) -> float:
+    from adelie_assets.defs.analogs.storage import analog_features_table, block_rows
+    from adelie_assets.resources.warehouse import Warehouse
+
+    engine = Warehouse(url=url).engine()
+    started = time.perf_counter()
+    for start in range(0, len(blocks), 250):
+        with engine.begin() as conn:
+            conn.execute(analog_features_table.insert(), block_rows(blocks[start : start + 250]))
+    return time.perf_counter() - started
+
+
+def child(url: str, subjects: int) -> None:
+    """One day's search, as market_analogs does it; prints JSON figures."""
+    from adelie_assets.defs.analogs.search import Searcher
+    from adelie_assets.defs.analogs.storage import load_histories
+    from adelie_assets.resources.warehouse import Warehouse
+
+    engine = Warehouse(url=url).engine()
+    started = time.perf_counter()
+    stocks, indices = load_histories(engine, LAST_DAY, date(1990, 1, 1))
+    read_s = time.perf_counter() - started
+    searcher = Searcher(stocks, LAST_DAY, "stock", indices)
+    found = [searcher.find(f"{i * 37:06d}") for i in range(subjects)]
+    index_searcher = Searcher(indices, LAST_DAY, "index")
+    found += [index_searcher.find(m) for m in MARKETS]
+    total_s = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "read_s": read_s,
+                "total_s": total_s,
+                "vectors": int(stocks.codes.size),
+                "analogs": sum(len(f.analogs) for f in found if f),
+                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--years", type=float, default=10)
+    parser.add_argument("--tickers", type=int, default=2_400)
+    parser.add_argument("--subjects", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.subjects)
+        return
+    started = time.perf_counter()
+    blocks = synthetic_blocks(args.years, args.tickers)
+    days = len(blocks) // 2
+    vectors = days * args.tickers
+    built = time.perf_counter() - started
+    print(f"synthetic history: {days} days x {args.tickers} tickers = {vectors:,} vectors ({built:.1f} s)")
+    rows = []
+    with workdir("analogs") as tmp:
+        for backend in args.backends.split(","):
+            with scratch_warehouse(backend, tmp) as url:
+                write_s = write(url, blocks)
+                runs = []
+                for _ in range(args.runs):
+                    out = subprocess.run(
+                        [PYTHON, __file__, "--child", url, "--subjects", str(args.subjects)],
+                        env=base_env(), capture_output=True, text=True, check=True,
+                    )  # fmt: skip
+                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                rows.append(
+                    [
+                        backend,
+                        f"{write_s:.1f} s",
+                        f"{median([r['read_s'] for r in runs]):.2f} s",
+                        f"{median([r['total_s'] for r in runs]):.2f} s",
+                        f"{max(r['total_s'] for r in runs):.2f} s",
+                        f"{max(r['rss_mib'] for r in runs):.0f} MiB",
+                        runs[0]["analogs"],
+                    ]
+                )
+    print(
+        f"\none day's search ({args.subjects} stocks + 2 indices, k=3), "
+        f"median of {args.runs} fresh processes:"
+    )
+    print_table(["backend", "write history", "read", "read+search", "worst", "peak RSS", "analogs"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""End to end over five months of synthetic quotes: features written with each partition, analogs
+found in that history, Korean cases (through the real openai SDK and the fake OpenAI server) whose
+facts are the analogs'; a fault of the fake LLM never leaves a row."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance, materialize
+
+from adelie_assets.defs.analogs.assets import analog_features, market_analogs
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.daily_themes import daily_themes
+from adelie_assets.defs.cases.generate import hangul_share
+from adelie_assets.resources.llm import LLM
+from adelie_assets.resources.warehouse import Warehouse, llm_cache_table, market_analogs_table
+from adelie_fakes.openai import FakeOpenAI
+from tests.builders import step_failures
+from tests.history import quotes, write_history
+
+START, END = date(2026, 6, 1), date(2026, 11, 27)
+DAYS_RUN = [date(2026, 11, 26), END]
+
+
+def _llm(fake: FakeOpenAI) -> LLM:
+    return LLM(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout_seconds=5.0)
+
+
+def _run(assets: list, resources: dict, *, day: date | None = None, span: tuple[date, date] | None = None,
+         config: dict | None = None):  # fmt: skip
+    tags = {}
+    if span:
+        tags = {
+            "dagster/asset_partition_range_start": span[0].isoformat(),
+            "dagster/asset_partition_range_end": span[1].isoformat(),
+        }
+    return materialize(
+        assets,
+        partition_key=day.isoformat() if day else None,
+        tags=tags,
+        resources=resources,
+        instance=DagsterInstance.ephemeral(),
+        run_config={"ops": config or {}},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def history() -> tuple:
+    return quotes(START, END, per_market=30)
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str, history: tuple) -> Warehouse:
+    warehouse = Warehouse(url=warehouse_url)
+    days = write_history(warehouse, *history)
+    result = _run([analog_features], {"warehouse": warehouse}, span=(days[0], days[-1]))
+    assert result.success, step_failures(result)
+    return warehouse
+
+
+def test_korean_cases_carry_the_facts_of_their_analogs(warehouse: Warehouse, fake_llm: FakeOpenAI) -> None:
+    resources = {"warehouse": warehouse, "llm": _llm(fake_llm)}
+    result = _run(
+        [daily_themes, market_analogs, historical_cases], resources, span=(DAYS_RUN[0], DAYS_RUN[-1])
+    )
+    assert result.success, step_failures(result)
+    analogs = warehouse.read(market_analogs_table, DAYS_RUN)
+    cases = warehouse.read_historical_cases(DAYS_RUN)
+    assert len(cases) == 10 and set(cases["trade_date"]) == set(DAYS_RUN)
+    by_id = {(r.trade_date, r.analog_id): r for r in analogs.itertuples()}
+    for case in cases.itertuples():
+        analog = by_id[(case.trade_date, case.analog_id)]
+        assert case.language == "ko" and case.prompt_version == "historical_case_v2_ko"
+        assert hangul_share([case.title, case.summary]) > 0.5
+        assert case.event_date == analog.analog_date and case.event_year == analog.analog_date.year
+        assert case.sync_rate == round(analog.similarity)
+        assert case.outcome["after_20_pct"] == analog.after_20_pct
+        assert case.outcome["index_after_60_pct"] == analog.index_after_60_pct
+        assert str(analog.analog_date.year) in case.title
+    # Stocks are matched among every stock's past, at least 60 trading days back; indices with their own.
+    assert set(analogs.loc[analogs["subject_kind"] == "index", "subject"]) == {"KOSPI", "KOSDAQ"}
+    assert (analogs["analog_date"] <= date(2026, 8, 31)).all()
+    metadata = result.asset_materializations_for_node("market_analogs")[0].metadata
+    assert metadata["history_years_searched"].value == pytest.approx(0.49, abs=0.01)
+    # An unchanged day costs no tokens; regenerate asks again.
+    calls = fake_llm.completion_count
+    again = _run([historical_cases], resources, day=END)
+    assert again.success and fake_llm.completion_count == calls
+    assert again.asset_materializations_for_node("historical_cases")[0].metadata["input_tokens"].value == 0
+    fresh = _run(
+        [historical_cases], resources, day=END, config={"historical_cases": {"config": {"regenerate": True}}}
+    )
+    assert fresh.success and fake_llm.completion_count == calls + 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("invented_number", "number '37.77%' is not among the facts"),
+        ("unknown_analog_id", "analog_id '999999-9' was not offered"),
+        ("english_text", "the case is not in Korean"),
+    ],
+)
+def test_a_fault_of_the_fake_llm_never_leaves_a_row(
+    warehouse: Warehouse, fake_llm: FakeOpenAI, fault: str, problem: str
+) -> None:
+    resources = {"warehouse": warehouse, "llm": _llm(fake_llm)}
+    assert _run([daily_themes, market_analogs], resources, day=END).success
+    fake_llm.set_fault(fault)
+    result = _run(
+        [historical_cases], resources, day=END, config={"historical_cases": {"config": {"max_attempts": 2}}}
+    )
+    assert not result.success
+    text = step_failures(result)["historical_cases"]
+    assert problem in text and "no valid case after 2 attempts" in text
+    assert warehouse.read_historical_cases([END]).empty
+    with warehouse.engine().connect() as conn:  # the rejected answers were not cached
+        assert conn.execute(sa.select(sa.func.count()).select_from(llm_cache_table)).scalar_one() == 0
+    # The answers that failed were not cached: once the model behaves, the day is generated.
+    fake_llm.set_fault(None)
+    assert _run([historical_cases], resources, day=END).success
+    assert len(warehouse.read_historical_cases([END])) == 5
+
+
+def test_too_little_history_says_how_much_to_backfill(warehouse: Warehouse) -> None:
+    early = date(2026, 8, 3)
+    assert _run([daily_themes], {"warehouse": warehouse}, day=early).success
+    result = _run([market_analogs], {"warehouse": warehouse}, day=early)
+    assert not result.success
+    text = step_failures(result)["market_analogs"]
+    assert "searchable trading day(s) of stock history before 2026-08-03" in text
+    assert "Backfill market_data, market_indices and analog_features from 2026-03-" in text
+    assert warehouse.read(market_analogs_table, [early]).empty

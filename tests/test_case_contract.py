@@ -1,0 +1,53 @@
+"""The case contract between the prompt, the judge and the fake OpenAI's case writer: the fake's
+default answer is valid and grounded; each of its faults is what the judge rejects."""
+
+from __future__ import annotations
+
+import pytest
+
+from adelie_assets.defs.cases.generate import judge_answer
+from adelie_assets.defs.cases.prompt import build_request
+from adelie_assets.defs.cases.schema import HistoricalCase
+from adelie_fakes.openai.cases import INVENTED_NUMBER, UNKNOWN_ANALOG_ID, write_case
+from tests.case_inputs import DAY, INDICES, analogs, theme
+
+
+def _answer(language: str, fault: str | None, seed: int = 0) -> tuple[HistoricalCase, object]:
+    request = build_request(DAY, theme(), analogs(), INDICES, language, per_subject=1)
+    user = [m["content"] for m in request.messages if m["role"] == "user"]
+    system = [m["content"] for m in request.messages if m["role"] == "system"]
+    return HistoricalCase.model_validate(write_case(user, system, seed, fault)), request
+
+
+def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
+    request = build_request(DAY, theme(), analogs(), INDICES, "ko", per_subject=1)
+    assert sorted(request.offered) == ["005387-1", "005930-1", "KOSPI-1"]
+    user = request.messages[1]["content"]
+    assert "거래일: 2026-11-27 / 테마: 코스피 급등주" in user
+    assert (
+        "005930-1|삼성전자|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1" in user
+    )
+    assert "코스피 2612.34 (1.23%)" in user
+    assert request.prompt_version == "historical_case_v2_ko"
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_fakes_default_case_is_grounded(language: str, seed: int) -> None:
+    case, request = _answer(language, None, seed)
+    assert judge_answer(case, None, request) is None
+    assert case.analog_id in request.offered
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("invented_number", f"number '{INVENTED_NUMBER}%' is not among the facts"),
+        ("unknown_analog_id", f"analog_id '{UNKNOWN_ANALOG_ID}' was not offered"),
+        ("english_text", "the case is not in Korean"),
+    ],
+)
+def test_each_fault_of_the_fake_is_rejected(fault: str, problem: str) -> None:
+    case, request = _answer("ko", fault)
+    verdict = judge_answer(case, None, request)
+    assert verdict is not None and problem in verdict, verdict
