@@ -1,0 +1,116 @@
+"""The warehouse rows one day's feed is made of (tables of the contract in notes/contract-12-13.md):
+daily_themes, historical_cases, market_analogs, market_data and market_indices of the partition.
+
+Read with plain SQL so that the same code reads SQLite (JSON as text, dates as text) and Postgres.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+class AppFeedError(Exception):
+    """The day cannot be published; the message says what is missing or wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    day: date
+    themes: list[dict[str, Any]]  # daily_themes rows, by theme_rank
+    cases: dict[int, dict[str, Any]]  # historical_cases rows by theme_rank
+    analogs: dict[str, dict[str, Any]]  # market_analogs rows by analog_id
+    market: dict[str, dict[str, Any]]  # market_data rows by ticker (the tickers the feed mentions)
+    indices: dict[str, dict[str, Any]]  # market_indices rows by index_name
+
+
+_JSON_COLUMNS = {
+    "stocks",
+    "theme_tickers",
+    "related_tickers",
+    "outcome",
+    "narrative",
+    "comparison",
+    "glossary",
+    "features",
+    "path_analog",
+    "path_today",
+}
+_DATE_COLUMNS = {"trade_date", "event_date", "analog_date", "history_start"}
+
+
+def _normalized(row: sa.Row) -> dict[str, Any]:
+    values = dict(row._mapping)
+    for key, value in values.items():
+        if key in _JSON_COLUMNS and isinstance(value, str | bytes):
+            values[key] = json.loads(value)
+        elif key in _DATE_COLUMNS and isinstance(value, str):
+            values[key] = date.fromisoformat(value[:10])
+    return values
+
+
+def _rows(conn: Connection, table: str, day: date, order_by: str, **filters: Any) -> list[dict[str, Any]]:
+    where = ["trade_date = :day"]
+    statement_params: dict[str, Any] = {"day": day}
+    expanding = []
+    for column, values in filters.items():
+        where.append(f"{column} IN :{column}")
+        statement_params[column] = list(values)
+        expanding.append(sa.bindparam(column, expanding=True))
+    statement = sa.text(f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY {order_by}")
+    if expanding:
+        statement = statement.bindparams(*expanding)
+    try:
+        result = conn.execute(statement, statement_params)
+    except sa.exc.ProgrammingError as exc:  # Postgres: the table does not exist yet
+        raise AppFeedError(f"The warehouse has no table {table}: materialize {table} first.") from exc
+    except sa.exc.OperationalError as exc:  # SQLite: "no such table"
+        if "no such table" not in str(exc):
+            raise
+        raise AppFeedError(f"The warehouse has no table {table}: materialize {table} first.") from exc
+    return [_normalized(row) for row in result]
+
+
+def read_day(conn: Connection, day: date) -> DayInputs:
+    """Everything the day's feed needs, or an AppFeedError naming the asset to materialize first."""
+    themes = _rows(conn, "daily_themes", day, "theme_rank")
+    if not themes:
+        raise AppFeedError(f"daily_themes has no rows for {day}: materialize daily_themes for {day} first.")
+    cases = {int(r["theme_rank"]): r for r in _rows(conn, "historical_cases", day, "theme_rank")}
+    missing = [t["theme_rank"] for t in themes if int(t["theme_rank"]) not in cases]
+    if missing:
+        raise AppFeedError(
+            f"historical_cases of {day} has no case for theme rank(s) {', '.join(map(str, missing))}: "
+            f"materialize historical_cases for {day} (after daily_themes) first."
+        )
+    analog_ids = sorted({str(c["analog_id"]) for c in cases.values()})
+    analogs = {str(r["analog_id"]): r for r in _rows(conn, "market_analogs", day, "subject, analog_rank")}
+    unknown = [a for a in analog_ids if a not in analogs]
+    if unknown:
+        raise AppFeedError(
+            f"historical_cases of {day} refers to analog(s) {', '.join(unknown)} that market_analogs of "
+            f"{day} does not have: re-materialize market_analogs and historical_cases for {day}."
+        )
+    tickers: set[str] = set()
+    for theme in themes:
+        tickers.update(str(s["ticker"]) for s in theme["stocks"])
+    for case in cases.values():
+        tickers.update(str(t) for t in case.get("related_tickers") or [])
+    for analog_id in analog_ids:
+        tickers.add(str(analogs[analog_id]["subject"]))
+    market = {str(r["ticker"]): r for r in _rows(conn, "market_data", day, "ticker", ticker=sorted(tickers))}
+    if not market:
+        raise AppFeedError(f"market_data has no rows for {day}: materialize market_data for {day} first.")
+    indices = {str(r["index_name"]): r for r in _rows(conn, "market_indices", day, "index_name")}
+    absent = [name for name in ("KOSPI", "KOSDAQ") if name not in indices]
+    if absent:
+        raise AppFeedError(
+            f"market_indices has no {' or '.join(absent)} row for {day}: materialize market_indices for "
+            f"{day} first (the briefing's market summary needs both indices)."
+        )
+    return DayInputs(day, themes, cases, analogs, market, indices)
