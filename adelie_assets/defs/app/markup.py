@@ -26,8 +26,11 @@ _DANGEROUS_BLOCK = re.compile(
 )
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _TAG = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>")
-# A start of a tag that never closes ("<img src=x onerror=..." to the end of the line).
-_UNCLOSED_TAG = re.compile(r"<\s*/?\s*[A-Za-z][\w:-]*(?=[\s/]|$)[^<>\n]*$", re.MULTILINE)
+# A tag that never closes ("<img src=x onerror=alert(1) 요점"): its name and attributes, not the text.
+_UNCLOSED_TAG = re.compile(
+    r"<\s*/?\s*[A-Za-z][A-Za-z0-9:-]*"
+    r"(?:\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'<>]*))?)*\s*/?"
+)
 _LINK_TARGET = r"\((?:[^()\n]|\([^()\n]*\))*\)?"
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]" + _LINK_TARGET)
 _MD_LINK = re.compile(r"\[([^\[\]]*)\]" + _LINK_TARGET)
