@@ -448,7 +448,7 @@ def build_day(inputs: DayInputs) -> DayFeed:
                     }
                     for s in theme_stocks
                 ],
-                "tagline": f"{case.event_year}년 '{case.title}'와 {sync_rate}% 닮은 흐름",
+                "tagline": f"과거 사례 '{case.title}' · 유사도 {sync_rate}%",
             }
         )
         for s in theme_stocks:
