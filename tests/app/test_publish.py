@@ -290,3 +290,25 @@ def test_an_app_table_without_a_column_the_platform_writes_is_named(
         publish(pg_warehouse_url, empty_app_db_url, upstream_day(DAY))
     assert "daily_briefings" not in sa.inspect(engine).get_table_names()  # nothing was created either
     engine.dispose()
+
+
+def test_two_runs_publishing_at_once_wait_for_each_other(pg_warehouse_url: str, app_db_url: str) -> None:
+    """A schedule run and a manual re-run of the same day, plus the next day, all at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    uploads = [upstream_day(DAY), upstream_day(NEXT_DAY)]
+    warehouse = None
+    for upstream in uploads:
+        warehouse = write_upstream(pg_warehouse_url, upstream)
+    app = AppDatabase(url=app_db_url)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [pool.submit(publish_trading_day, warehouse, app, day) for day in (DAY, DAY, NEXT_DAY, DAY)]
+        for run in runs:
+            run.result()
+    engine = connect(app_db_url)
+    with engine.connect() as conn:
+        state = app_reads.state(conn)
+    engine.dispose()
+    assert [b["briefing_date"] for b in state["daily_briefings"]] == [DAY, NEXT_DAY]
+    assert len(state["case_matches"]) == 10 and len(state["historical_cases"]) == 10
+    assert len(state["briefing_stocks"]) == 30
