@@ -90,3 +90,49 @@ def test_unset_the_tables_go_to_the_warehouse(warehouse_url: str) -> None:
         assert count == 5
         # The warehouse's own historical_cases (the contract's) is untouched.
         assert conn.execute(sa.text("SELECT count(*) FROM historical_cases")).scalar_one() == 5
+
+
+def test_a_warehouse_with_the_old_historical_cases_layout_is_named(sqlite_warehouse_url: str) -> None:
+    from adelie_assets.resources.warehouse import historical_cases_table
+    from tests.app import upstream as contract
+
+    day = date(2026, 11, 26)
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    engine = warehouse.engine()  # today's warehouse: historical_cases without analog_id
+    rows = upstream_day(day)
+    contract.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(contract.daily_themes.insert(), rows.rows["daily_themes"])
+        conn.execute(
+            historical_cases_table.insert(),
+            [
+                {
+                    "trade_date": day,
+                    "theme_rank": r["theme_rank"],
+                    "theme": "t",
+                    "theme_tickers": [],
+                    "title": r["title"],
+                    "event_year": 2015,
+                    "summary": "s",
+                    "narrative": {},
+                    "related_tickers": [],
+                    "sync_rate": 80,
+                    "key_insight": "k",
+                    "glossary": [],
+                    "model": "m",
+                    "prompt_version": "v1",
+                    "request_hash": "h",
+                    "input_tokens": 1,
+                    "output_tokens": 1,
+                }
+                for r in rows.rows["historical_cases"]
+            ],
+        )
+    with pytest.raises(
+        Exception,
+        match=r"The warehouse's historical_cases has no column\(s\) analog_id, "
+        r"event_date, .* re-materialize historical_cases with the current code first",
+    ):
+        publish_trading_day(warehouse, AppDatabase(), day)
+    with engine.connect() as conn:
+        assert "app_daily_briefings" not in sa.inspect(conn).get_table_names()  # refused before any write

@@ -42,6 +42,44 @@ _JSON_COLUMNS = {
     "path_today",
 }
 _DATE_COLUMNS = {"trade_date", "event_date", "analog_date", "history_start"}
+# What the feed reads of each table (notes/contract-12-13.md).
+_REQUIRED = {
+    "daily_themes": ("theme_rank", "label_ko", "category", "selection_reason", "stocks"),
+    "historical_cases": (
+        "theme_rank",
+        "title",
+        "summary",
+        "analog_id",
+        "event_date",
+        "event_year",
+        "sync_rate",
+        "related_tickers",
+        "narrative",
+        "comparison",
+        "key_insight",
+        "glossary",
+    ),
+    "market_analogs": (
+        "analog_id",
+        "subject",
+        "subject_kind",
+        "subject_name",
+        "analog_ticker",
+        "analog_name",
+        "analog_date",
+        "features",
+        "path_analog",
+        "path_today",
+        "after_5_pct",
+        "after_20_pct",
+        "after_60_pct",
+        "index_after_5_pct",
+        "index_after_20_pct",
+        "index_after_60_pct",
+    ),
+    "market_data": ("ticker", "name", "close", "change_pct", "trading_value"),
+    "market_indices": ("index_name", "close", "change_pct"),
+}
 
 
 def _normalized(row: sa.Row) -> dict[str, Any]:
@@ -67,13 +105,19 @@ def _rows(conn: Connection, table: str, day: date, order_by: str, **filters: Any
         statement = statement.bindparams(*expanding)
     try:
         result = conn.execute(statement, statement_params)
-    except sa.exc.ProgrammingError as exc:  # Postgres: the table does not exist yet
-        raise AppFeedError(f"The warehouse has no table {table}: materialize {table} first.") from exc
-    except sa.exc.OperationalError as exc:  # SQLite: "no such table"
-        if "no such table" not in str(exc):
+    except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
+        missing_table = getattr(exc.orig, "pgcode", None) == "42P01" or "no such table" in str(exc)
+        if not missing_table:
             raise
-        raise AppFeedError(f"The warehouse has no table {table}: materialize {table} first.") from exc
-    return [_normalized(row) for row in result]
+        raise AppFeedError(f"The warehouse has no table {table}: materialize {table} first.") from None
+    rows = [_normalized(row) for row in result]
+    absent = [c for c in _REQUIRED[table] if rows and c not in rows[0]]
+    if absent:
+        raise AppFeedError(
+            f"The warehouse's {table} has no column(s) {', '.join(absent)} (an older layout): "
+            f"re-materialize {table} with the current code first."
+        )
+    return rows
 
 
 def read_day(conn: Connection, day: date) -> DayInputs:
