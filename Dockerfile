@@ -30,7 +30,8 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
     && pip install --no-cache-dir --requirement /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# Source layer: the package itself, installed without touching the dependencies resolved above.
+# Source layer: the package itself, installed without touching the dependencies resolved above. Only
+# adelie_assets/: the fakes and the demo (adelie_fakes/) are test machinery and stay out of the image.
 COPY adelie_assets ./adelie_assets
 RUN pip install --no-cache-dir --no-deps . \
     && rm -rf build ./*.egg-info
@@ -38,7 +39,7 @@ RUN pip install --no-cache-dir --no-deps . \
 # Instance config and the deployed workspace. They are root-owned, so the runtime user cannot
 # change them. DAGSTER_HOME/storage (compute logs) and ADELIE_STATE_DIR belong to the runtime
 # user. Compose mounts named volumes there, and a new volume copies this ownership.
-COPY dagster.yaml ${DAGSTER_HOME}/dagster.yaml
+COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 COPY deploy/workspace.yaml ./deploy/workspace.yaml
 RUN mkdir -p ${DAGSTER_HOME}/storage ${ADELIE_STATE_DIR} \
     && chown dagster:dagster ${DAGSTER_HOME} ${DAGSTER_HOME}/storage ${ADELIE_STATE_DIR}

@@ -20,14 +20,17 @@ test: lint
 	$(BIN)/pytest
 
 demo: setup
-	$(BIN)/python -m adelie_assets.demo
+	$(BIN)/python -m adelie_fakes.demo
 
 demo-ui: setup
 	DAGSTER_HOME=$(CURDIR)/.adelie/demo/dagster_home ADELIE_STATE_DIR=$(CURDIR)/.adelie/demo \
 		$(BIN)/dagster dev -w workspace.yaml
 
+# DAGSTER_HOME keeps runs across sessions; the root dagster.yaml is copied in, since Dagster reads
+# $DAGSTER_HOME/dagster.yaml once DAGSTER_HOME is set.
 dev: setup
-	$(BIN)/dagster dev -w workspace.yaml
+	mkdir -p .adelie/dagster_home && cp dagster.yaml .adelie/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.adelie/dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) .adelie .pytest_cache .ruff_cache

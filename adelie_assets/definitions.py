@@ -1,6 +1,7 @@
 """The code location: `defs` is what `dagster dev`, the gRPC server and `dagster definitions validate` load.
 
-Loading must never call KRX or OpenAI and must work with no credentials set.
+Loading must never call KRX or OpenAI and must work with no credentials set. An explicit list, not
+`load_from_defs_folder`, which fails for the image's non-editable install: docs/dagster-notes.md.
 """
 
 import gc
@@ -15,29 +16,7 @@ from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
 from adelie_assets.defs.pipeline.jobs import daily_pipeline
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
-from adelie_assets.resources.env import float_env, optional_env
-from adelie_assets.resources.krx import KRX
-from adelie_assets.resources.llm import DEFAULT_MODEL, LLM
-from adelie_assets.resources.warehouse import Warehouse
-
-
-def build_resources() -> dict[str, object]:
-    return {
-        "krx": KRX(
-            krx_id=optional_env("KRX_ID"),
-            krx_pw=optional_env("KRX_PW"),
-            base_url=optional_env("ADELIE_KRX_URL"),
-            delay_seconds=float_env("ADELIE_KRX_DELAY_SECONDS", 1.0),
-            timeout_seconds=float_env("ADELIE_KRX_TIMEOUT_SECONDS", 30.0, positive=True),
-        ),
-        "llm": LLM(
-            api_key=optional_env("OPENAI_API_KEY"),
-            base_url=optional_env("OPENAI_BASE_URL"),
-            model=optional_env("ADELIE_LLM_MODEL") or DEFAULT_MODEL,
-        ),
-        "warehouse": Warehouse(url=optional_env("ADELIE_WAREHOUSE_URL")),
-    }
-
+from adelie_assets.defs.resources import build_resources
 
 defs = Definitions(
     assets=[market_data, historical_cases],

@@ -149,12 +149,12 @@ def _start_server(args: list[str], pattern: str) -> tuple[subprocess.Popen[str],
 def fakes(krx_latency: float, llm_latency: float) -> Iterator[Fakes]:
     """The fake KRX and fake OpenAI as subprocesses (their CLIs), on free ports, with fixed latencies."""
     krx, krx_match = _start_server(
-        ["adelie_assets.fakes.krx_server", "--port", "0", "--latency", str(krx_latency)],
+        ["adelie_fakes.krx", "--port", "0", "--latency", str(krx_latency)],
         r"(http://[\d.]+:\d+)",
     )
     try:
         llm, llm_match = _start_server(
-            ["adelie_assets.fakes.openai_server", "--port", "0", "--latency", str(llm_latency)],
+            ["adelie_fakes.openai", "--port", "0", "--latency", str(llm_latency)],
             r"at (http://[\d.]+:\d+)(/v1)\S* \(api key (\S+)\)",
         )
     except BaseException:

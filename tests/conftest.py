@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources import warehouse as warehouse_module
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 
 PG_DSN = os.environ.get("ADELIE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 SECRET_ENV = (

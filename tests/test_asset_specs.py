@@ -1,5 +1,7 @@
-"""Snapshot of every asset and check spec: a change to keys, deps, partitions, pools, policies, kinds,
-owners or metadata keys shows up in review as a diff of tests/snapshots/asset_specs.json.
+"""Snapshot of every asset and check spec, job, schedule and sensor: a change to keys, deps, partitions,
+pools, policies, kinds, owners, metadata keys, a check's blocking or severity, a job's selection, the
+schedule's cron, timezone or default status, or a sensor's interval or default status shows up in
+review as a diff of tests/snapshots/asset_specs.json.
 
 Regenerate after an intended change: UPDATE_SNAPSHOTS=1 pytest tests/test_asset_specs.py
 """
@@ -15,7 +17,8 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
 
 
 def describe_specs() -> dict[str, Any]:
-    graph = defs.get_repository_def().asset_graph
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
     assets: dict[str, Any] = {}
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = graph.get(key)
@@ -32,13 +35,42 @@ def describe_specs() -> dict[str, Any]:
             "checks": sorted(c.name for c in node.check_keys),
             "has_description": bool(node.description),
         }
+    checks: dict[str, Any] = {}
+    for key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()):
+        spec = graph.get_check_spec(key)
+        checks[key.to_user_string()] = {
+            "blocking": spec.blocking,
+            "severity": spec.metadata.get("severity"),
+            "partitions": str(spec.partitions_def),
+            "additional_deps": sorted(d.asset_key.to_user_string() for d in spec.additional_deps),
+        }
     return {
         "assets": assets,
-        "jobs": sorted(
-            j.name for j in defs.get_repository_def().get_all_jobs() if not j.name.startswith("__")
-        ),
-        "schedules": sorted(s.name for s in defs.get_repository_def().schedule_defs),
-        "sensors": sorted(s.name for s in defs.get_repository_def().sensor_defs),
+        "checks": checks,
+        "jobs": {
+            job.name: {
+                "assets": sorted(k.to_user_string() for k in job.selection.resolve(graph)),
+                "checks": sorted(k.to_user_string() for k in job.selection.resolve_checks(graph)),
+            }
+            for job in sorted(defs.jobs or [], key=lambda j: j.name)
+        },
+        "schedules": {
+            s.name: {
+                "job": s.job_name,
+                "cron": s.cron_schedule,
+                "timezone": s.execution_timezone,
+                "default_status": s.default_status.value,
+            }
+            for s in sorted(repo.schedule_defs, key=lambda s: s.name)
+        },
+        "sensors": {
+            s.name: {
+                "type": s.sensor_type.value,
+                "minimum_interval_seconds": s.minimum_interval_seconds,
+                "default_status": s.default_status.value,
+            }
+            for s in sorted(repo.sensor_defs, key=lambda s: s.name)
+        },
     }
 
 

@@ -19,11 +19,11 @@ from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.market.checks import market_data_checks, unique_keys_verdict
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.builders import executed_steps, krx_for, market_frame
 
 DAY = date(2026, 11, 27)

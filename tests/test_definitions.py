@@ -1,6 +1,7 @@
 """The code location loads with no credentials, never imports pykrx/openai, and validates from the CLI."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,18 +41,22 @@ def test_import_loads_no_pykrx_no_openai_and_calls_nothing(tmp_path: Path) -> No
     assert proc.stdout.strip() == "ok"
 
 
-def test_dagster_definitions_validate_with_no_env_at_the_repo_root(tmp_path: Path) -> None:
+def assert_validates(cwd: Path, env: dict[str, str], *args: str) -> None:
     dagster = Path(sys.executable).parent / "dagster"
     proc = subprocess.run(
-        [str(dagster), "definitions", "validate"],
-        env=clean_env(tmp_path),
-        cwd=REPO,
+        [str(dagster), "definitions", "validate", *args],
+        env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_dagster_definitions_validate_with_no_env_at_the_repo_root(tmp_path: Path) -> None:
+    assert_validates(REPO, clean_env(tmp_path))
 
 
 def test_definitions_hold_the_product() -> None:
@@ -64,3 +69,23 @@ def test_definitions_hold_the_product() -> None:
     parents = graph.get(AssetKey("historical_cases")).parent_keys
     assert {k.to_user_string() for k in parents} == {"market_data"}
     assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
+
+
+def test_the_package_validates_installed_outside_the_repository(tmp_path: Path) -> None:
+    """As in the image (`pip install --no-deps .`): no pyproject.toml above the package, another cwd.
+    Dagster's `load_from_defs_folder` would fail here (it looks for [tool.dg] above the package)."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        REPO / "adelie_assets", site / "adelie_assets", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = clean_env(tmp_path) | {"PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import adelie_assets.definitions as d; print(d.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.stdout.strip() == str(site / "adelie_assets" / "definitions.py"), where.stderr[-2000:]
+    assert_validates(tmp_path, env, "-m", "adelie_assets.definitions")

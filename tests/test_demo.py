@@ -13,7 +13,7 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
     }
     state = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "adelie_assets.demo", "--days", "2", "--state-dir", str(state)],
+        [sys.executable, "-m", "adelie_fakes.demo", "--days", "2", "--state-dir", str(state)],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -1,6 +1,6 @@
-"""Deployment configuration checks: dagster.yaml, workspaces, Dockerfile, compose, Helm values.
+"""Deployment configuration checks: both dagster.yaml files, workspaces, Dockerfile, compose, Helm values.
 
-Fast (a few seconds). The Postgres test runs dagster.yaml as a real DagsterInstance against the local
+Fast (a few seconds). The Postgres test runs deploy/dagster.yaml as a real DagsterInstance against the local
 server (127.0.0.1:5432, user postgres) in a throw-away database. Tools that are missing (hadolint,
 the compose-spec schema, Postgres) make a test SKIP locally but FAIL when CI=true, so a CI machine
 that lacks them can never pass silently.
@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-DAGSTER_YAML = REPO / "dagster.yaml"
+DAGSTER_YAML = REPO / "deploy" / "dagster.yaml"  # production
+LOCAL_DAGSTER_YAML = REPO / "dagster.yaml"  # `dagster dev` at the repository root
 ROOT_WORKSPACE = REPO / "workspace.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
 COMPOSE = REPO / "deploy" / "docker-compose.yml"
@@ -82,7 +83,7 @@ def _load(path: Path) -> Any:
 
 @pytest.mark.parametrize(
     "path",
-    [DAGSTER_YAML, ROOT_WORKSPACE, DEPLOY_WORKSPACE, COMPOSE, HELM_VALUES],
+    [DAGSTER_YAML, LOCAL_DAGSTER_YAML, ROOT_WORKSPACE, DEPLOY_WORKSPACE, COMPOSE, HELM_VALUES],
     ids=lambda p: str(p.relative_to(REPO)),
 )
 def test_yaml_parses_to_mapping(path: Path) -> None:
@@ -122,25 +123,38 @@ def test_workspaces_load_with_dagsters_own_schema() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_dagster_yaml_passes_instance_schema_and_storage_schemas() -> None:
+def test_both_dagster_yaml_pass_the_instance_schema_with_stock_storages() -> None:
     from dagster._core.instance.config import dagster_instance_config
 
-    from adelie_assets import instance_storage
-
     # Runs Dagster's own checks, including the `concurrency` vs run_coordinator conflicts.
-    config, custom_class = dagster_instance_config(str(REPO), "dagster.yaml")
+    config, custom_class = dagster_instance_config(str(DAGSTER_YAML.parent), DAGSTER_YAML.name)
     assert custom_class is None
-    storages = {
-        "run_storage": instance_storage.EnvRunStorage,
-        "event_log_storage": instance_storage.EnvEventLogStorage,
-        "schedule_storage": instance_storage.EnvScheduleStorage,
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert {k: v for k, v in config["storage"]["postgres"]["postgres_db"].items() if k != "scheme"} == {
+        "hostname": {"env": "DAGSTER_PG_HOST"},
+        "port": {"env": "DAGSTER_PG_PORT"},
+        "username": {"env": "DAGSTER_PG_USER"},
+        "password": {"env": "DAGSTER_PG_PASSWORD"},
+        "db_name": {"env": "DAGSTER_PG_DB"},
     }
-    for key, cls in storages.items():
-        assert (config[key]["module"], config[key]["class"]) == (cls.__module__, cls.__name__), key
-
     assert config["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert config["telemetry"] == {"enabled": False}
     assert "compute_logs" not in config, "default LocalComputeLogManager under $DAGSTER_HOME is intended"
+
+    local, custom_class = dagster_instance_config(str(REPO), LOCAL_DAGSTER_YAML.name)
+    assert custom_class is None
+    assert "storage" not in local  # Dagster's embedded SQLite under $DAGSTER_HOME
+    # No storage class of our own: only Dagster's stock storages, no private-API subclasses.
+    for cfg in (config, local):
+        assert not {"run_storage", "event_log_storage", "schedule_storage"} & set(cfg)
+
+
+def test_local_and_production_dagster_yaml_differ_only_in_storage() -> None:
+    production, local = _load(DAGSTER_YAML), _load(LOCAL_DAGSTER_YAML)
+    assert set(production["storage"]) == {"postgres"} and "storage" not in local
+    behaviour = {k: v for k, v in production.items() if k != "storage"}
+    assert local == behaviour
+    assert {"run_coordinator", "concurrency", "run_monitoring", "run_retries", "retention"} <= set(behaviour)
 
 
 def test_local_dev_with_empty_dagster_home_uses_sqlite(
@@ -155,7 +169,7 @@ def test_local_dev_with_empty_dagster_home_uses_sqlite(
         assert isinstance(instance.run_storage, SqliteRunStorage)
 
 
-def test_this_dagster_yaml_without_postgres_variables_uses_sqlite_under_dagster_home(
+def test_the_root_dagster_yaml_uses_sqlite_under_dagster_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`dagster dev` at the repository root reads this file; with no DAGSTER_PG_* it must still work."""
@@ -165,7 +179,7 @@ def test_this_dagster_yaml_without_postgres_variables_uses_sqlite_under_dagster_
 
     for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "DAGSTER_PG_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
+    shutil.copy(LOCAL_DAGSTER_YAML, tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with DagsterInstance.get() as instance:
         assert isinstance(instance.run_storage, SqliteRunStorage)
@@ -174,7 +188,7 @@ def test_this_dagster_yaml_without_postgres_variables_uses_sqlite_under_dagster_
     assert (tmp_path / "history" / "runs.db").exists()
 
 
-def test_partial_postgres_settings_are_an_error_not_a_silent_sqlite(
+def test_a_missing_postgres_variable_is_an_error_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster import DagsterInstance
@@ -182,9 +196,11 @@ def test_partial_postgres_settings_are_an_error_not_a_silent_sqlite(
     shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+    monkeypatch.setenv("DAGSTER_PG_PORT", "5432")
     monkeypatch.delenv("DAGSTER_PG_USER", raising=False)
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "")
     monkeypatch.setenv("DAGSTER_PG_DB", "dagster")
-    with pytest.raises(Exception, match="DAGSTER_PG_HOST is set but DAGSTER_PG_USER not"):
+    with pytest.raises(Exception, match="DAGSTER_PG_USER"):
         DagsterInstance.get()
 
 
@@ -391,7 +407,7 @@ def test_dockerfile_base_user_and_layout() -> None:
     envs = " ".join(a for i, a in instrs if i == "ENV")
     assert "DAGSTER_HOME=/opt/dagster/dagster_home" in envs
     copies = [a for i, a in instrs if i == "COPY"]
-    assert "dagster.yaml ${DAGSTER_HOME}/dagster.yaml" in copies
+    assert "deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml" in copies
     assert f"deploy/workspace.yaml ./{Path(IMAGE_WORKSPACE).relative_to('/opt/dagster/app')}" in copies
 
     # Dependency layer before source: pyproject is copied and installed before the package source.
@@ -440,6 +456,24 @@ def test_dockerignore_allowlists_only_what_the_image_copies() -> None:
     for src in (a.split()[0] for i, a in _dockerfile_instructions() if i == "COPY"):
         assert src in allowed, f"COPY {src} is excluded by .dockerignore"
     assert not any(".env" in a for a in allowed)
+
+
+def test_the_image_gets_neither_the_fakes_nor_the_demo() -> None:
+    """adelie_fakes/ (fake servers, recorded samples, demo) stays out of the build context, and the shipped
+    package does not import it, so the image works without it."""
+    allowed = {
+        ln.strip()[1:].rstrip("/")
+        for ln in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if ln.strip().startswith("!")
+    }
+    copied = {a.split()[0] for i, a in _dockerfile_instructions() if i == "COPY"}
+    assert not any(src.startswith("adelie_fakes") for src in allowed | copied), allowed | copied
+    importers = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "adelie_assets").rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+adelie_fakes\b", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert importers == []
 
 
 # --------------------------------------------------------------------------------------------------

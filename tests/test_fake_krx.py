@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from adelie_assets.fakes.krx_server import (
+from adelie_fakes.krx import (
     ALL_TICKER_QUOTES_BLD,
     DATA_PATH,
     FAULTS,
@@ -174,7 +174,7 @@ def post(session, fake, market, day, bld=ALL_TICKER_QUOTES_BLD, timeout=5):
 def test_import_starts_nothing_and_does_not_import_pykrx():
     code = (
         "import sys, threading\n"
-        "import adelie_assets.fakes.krx_server as k\n"
+        "import adelie_fakes.krx as k\n"
         "assert 'pykrx' not in sys.modules\n"
         "assert threading.active_count() == 1\n"
         "print('clean')\n"
@@ -535,7 +535,7 @@ def test_control_endpoint_in_process(fake, http):
 def test_cli_serves_and_is_controlled_from_another_process():
     env = {k: v for k, v in os.environ.items() if k not in ("KRX_ID", "KRX_PW")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "adelie_assets.fakes.krx_server", "--port", "0", "--hang-seconds", "1"],
+        [sys.executable, "-m", "adelie_fakes.krx", "--port", "0", "--hang-seconds", "1"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -22,7 +22,7 @@ from openai import OpenAI
 from openai.lib import type_to_response_format_param
 from pydantic import BaseModel, Field
 
-from adelie_assets.fakes.openai_server import (
+from adelie_fakes.openai import (
     DEFAULT_API_KEY,
     FAULTS,
     HALLUCINATED_TICKER,
@@ -473,7 +473,7 @@ def test_control_endpoint(fake: FakeOpenAI) -> None:
 
 def test_cli_serves_until_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "adelie_assets.fakes.openai_server", "--port", "0"],
+        [sys.executable, "-m", "adelie_fakes.openai", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -497,7 +497,7 @@ def test_cli_serves_until_sigterm() -> None:
 
 def test_import_has_no_side_effects() -> None:
     code = (
-        "import sys, threading; import adelie_assets.fakes.openai_server; "
+        "import sys, threading; import adelie_fakes.openai; "
         "print('openai' in sys.modules, threading.active_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -7,9 +7,9 @@ from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.generate import request_hash
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_fakes.openai import FakeOpenAI
 from tests.builders import executed_steps, market_frame, step_failures
 
 DAY = date(2026, 11, 27)

@@ -30,10 +30,11 @@ from adelie_assets.definitions import defs
 from adelie_assets.defs.pipeline import alerts, catch_up
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_assets.lib import slack_webhook
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.builders import krx_for
 from tests.test_checks import tampered_krx
 
@@ -190,7 +191,7 @@ def test_alert_posts_a_slack_payload_with_job_partition_steps_error_and_link(
     assert fields[3] == f"*Run*\n<{link}|{run_id[:8]}>"
     error = error_block["text"]["text"]
     assert error.startswith("```market_data: ") and "LOGOUT" in error and error.endswith("```")
-    assert len(error.splitlines()) <= alerts.ERROR_LINES + 1
+    assert len(error.splitlines()) <= slack_webhook.ERROR_LINES + 1
     assert actions["elements"][0]["url"] == link
     assert captured.lines == [f"Failure alert sent for run {run_id}."]
 

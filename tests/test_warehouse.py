@@ -97,7 +97,7 @@ def test_unreachable_postgres_says_what_to_check_and_hides_password() -> None:
 def test_copy_in_slices_is_still_one_atomic_write(
     pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adelie_assets.resources import warehouse as warehouse_module
+    from adelie_assets.resources import warehouse_load as warehouse_module
 
     monkeypatch.setattr(warehouse_module, "COPY_SLICE_ROWS", 2)
     warehouse = Warehouse(url=pg_warehouse_url)

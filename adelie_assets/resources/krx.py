@@ -1,25 +1,18 @@
 """The KRX resource: everything that touches pykrx and the KRX data service lives here.
 
 Why it is shaped this way (each point cost a day to learn):
-- pykrx >= 1.2.5 logs in *at import time* from KRX_ID/KRX_PW, printing the login id to stdout,
-  and with no timeout on data calls. So pykrx is imported lazily, with the credentials hidden from
-  its import-time login, and every call runs with stdout captured; our own `requests.Session`
-  (with a timeout) is installed as pykrx's authenticated session.
+- pykrx logs in at import time and prints: see `krx_session.py`; every call runs with stdout captured.
 - With no or a bad login KRX answers HTTP 400 `LOGOUT`; on a closed day every ticker comes back
   with "-". Neither is data, so both fail the step instead of writing rows.
 - KRX bans IPs that make bulk requests and one account holds one session: one call at a time per
   process (a lock), a polite delay between calls, and only a few retries, for 5xx and timeouts.
 """
 
-from __future__ import annotations
-
 import contextlib
 import io
-import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -28,143 +21,31 @@ import requests
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
-KRX_ORIGIN = "https://data.krx.co.kr"
-DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
-LOGIN_PATHS = {
-    "LOGIN_PAGE": "/contents/MDC/COMS/client/MDCCOMS001.cmd",
-    "LOGIN_JSP": "/contents/MDC/COMS/client/view/login.jsp?site=mdc",
-    "LOGIN_URL": "/contents/MDC/COMS/client/MDCCOMS001D1.cmd",
-}
+from adelie_assets.resources.krx_errors import KrxConfigError, KrxError, KrxLoginError, KrxTransientError
+from adelie_assets.resources.krx_quotes import COLUMNS, MARKETS, parse_quotes
+from adelie_assets.resources.krx_session import (
+    DATA_PATH,
+    KRX_ORIGIN,
+    LOGIN_PATHS,
+    _load_pykrx,
+    _Pykrx,
+    _TimeoutSession,
+)
 
-# KONEX is left out on purpose: the app covers the two main boards only.
-MARKETS = {"STK": "KOSPI", "KSQ": "KOSDAQ"}
-
-COLUMNS = [
-    "trade_date",
-    "ticker",
-    "name",
-    "market",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "trading_value",
-    "change_pct",
-    "market_cap",
-    "halted",
+__all__ = [
+    "COLUMNS",
+    "KRX",
+    "KrxConfigError",
+    "KrxError",
+    "KrxLoginError",
+    "KrxTransientError",
+    "_load_pykrx",
+    "parse_quotes",
 ]
-
-_RAW_FIELDS = {
-    "TDD_OPNPRC": "open",
-    "TDD_HGPRC": "high",
-    "TDD_LWPRC": "low",
-    "TDD_CLSPRC": "close",
-    "ACC_TRDVOL": "volume",
-    "ACC_TRDVAL": "trading_value",
-    "FLUC_RT": "change_pct",
-    "MKTCAP": "market_cap",
-}
 
 # One KRX call at a time in this process; across runs the `krx` concurrency pool does the same.
 _CALL_LOCK = threading.Lock()
 _last_call_at = 0.0
-
-
-class KrxError(Exception):
-    """KRX gave no usable data. The message says what happened and what to check."""
-
-
-class KrxConfigError(KrxError):
-    """The KRX resource is configured wrongly (e.g. KRX_ID without KRX_PW)."""
-
-
-class KrxLoginError(KrxError):
-    """KRX refused the login or answered LOGOUT."""
-
-
-class KrxTransientError(KrxError):
-    """A 5xx, a timeout or a dropped connection: worth a bounded retry."""
-
-
-@dataclass(frozen=True)
-class _Pykrx:
-    auth: Any
-    krxio: Any
-    quotes_cls: Any
-
-
-_pykrx_lock = threading.Lock()
-_pykrx: _Pykrx | None = None
-
-
-def _load_pykrx() -> _Pykrx:
-    """Import pykrx once, without letting its import-time login run or print."""
-    global _pykrx
-    with _pykrx_lock:
-        if _pykrx is None:
-            hidden = {name: os.environ.pop(name) for name in ("KRX_ID", "KRX_PW") if name in os.environ}
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    from pykrx.website.comm import auth
-                    from pykrx.website.krx import krxio
-                    from pykrx.website.krx.market.core import 전종목시세
-            finally:
-                os.environ.update(hidden)
-            _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세)
-        return _pykrx
-
-
-class _TimeoutSession(requests.Session):
-    """A requests session that never waits forever (pykrx passes no timeout) and remembers the last
-    response, so that a body pykrx cannot parse (e.g. `LOGOUT`) can still be reported."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-        self.last_response: requests.Response | None = None
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.timeout)
-        self.last_response = None
-        response = super().request(method, url, *args, **kwargs)
-        self.last_response = response
-        return response
-
-
-def _to_number(series: pd.Series) -> pd.Series:
-    cleaned = series.astype(str).str.replace(",", "", regex=False).str.strip()
-    return pd.to_numeric(cleaned.where(~cleaned.isin(["-", ""])), errors="coerce")
-
-
-def parse_quotes(raw: pd.DataFrame, market_code: str, day: date) -> pd.DataFrame:
-    """KRX's all-ticker quote rows (strings like "4,210" and "-") to typed rows of `COLUMNS`.
-
-    Halted tickers (volume 0) are kept with `halted=True`: their close and market cap are real,
-    but KRX reports their open/high/low as 0, which would be wrong data, so those are NULL.
-    """
-    missing = [field for field in ("ISU_SRT_CD", "ISU_ABBRV", *_RAW_FIELDS) if field not in raw.columns]
-    if missing:
-        raise KrxError(
-            f"KRX answered {MARKETS[market_code]} quotes for {day} without the fields {missing}: "
-            "the KRX data format may have changed, or the answer is an error page."
-        )
-    frame = pd.DataFrame(
-        {
-            "trade_date": day,
-            "ticker": raw["ISU_SRT_CD"].astype(str).str.strip(),
-            "name": raw["ISU_ABBRV"].astype(str).str.strip(),
-            "market": MARKETS[market_code],
-        }
-    )
-    for field, column in _RAW_FIELDS.items():
-        frame[column] = _to_number(raw[field])
-    for column in ("open", "high", "low", "close", "volume", "trading_value", "market_cap"):
-        frame[column] = frame[column].astype("Int64")
-    frame["change_pct"] = frame["change_pct"].astype("float64")
-    frame["halted"] = frame["volume"].fillna(0).eq(0)
-    frame.loc[frame["halted"], ["open", "high", "low"]] = pd.NA
-    return frame[COLUMNS].reset_index(drop=True)
 
 
 class KRX(ConfigurableResource):

@@ -1,7 +1,7 @@
 """The whole platform on one machine, for end-to-end tests and benchmarks.
 
 `Platform` creates scratch Postgres databases (Dagster's storage and the warehouse), a temporary
-DAGSTER_HOME holding a copy of the repository's `dagster.yaml` with a few test-only overrides, the
+DAGSTER_HOME holding a copy of the repository's `deploy/dagster.yaml` with a few test-only overrides, the
 fake KRX and fake OpenAI servers (threads of this process), sets the `krx`/`llm` pool limits with
 the Dagster CLI as production does, and starts `dagster-webserver` and `dagster-daemon` as real
 subprocesses, each in its own process group. Code servers, run workers and step workers are their
@@ -42,8 +42,8 @@ import psycopg2.extensions
 import requests
 import yaml
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_NAME = "adelie_assets"
@@ -51,7 +51,7 @@ REPOSITORY_NAME = "__repository__"
 KRX_CREDENTIALS = ("demo-user", "demo-pass")
 ADMIN_DSN = os.environ.get("ADELIE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 
-# Pool limits as production sets them (docker compose's instance_init); see dagster.yaml.
+# Pool limits as production sets them (docker compose's instance_init); see deploy/dagster.yaml.
 POOL_LIMITS = {"krx": 1, "llm": 2}
 
 # Test-only settings merged into the TEMPORARY copy of dagster.yaml, never into the repository's.
@@ -515,10 +515,10 @@ class Platform:
 
     def _write_instance_yaml(self) -> None:
         assert self.dagster_home is not None
-        original = (REPO_ROOT / "dagster.yaml").read_text()
+        original = (REPO_ROOT / "deploy" / "dagster.yaml").read_text()  # production: Postgres
         merged = _merge(yaml.safe_load(original), self.instance_overrides)
         header = (
-            "# Copy of the repository's dagster.yaml for an end-to-end test, merged with the\n"
+            "# Copy of the repository's deploy/dagster.yaml for an end-to-end test, merged with the\n"
             f"# test-only overrides of tests/e2e/harness.py: {self.instance_overrides!r}\n"
         )
         (self.dagster_home / "dagster.yaml").write_text(header + yaml.safe_dump(merged, sort_keys=False))

@@ -16,7 +16,7 @@ from dagster import DagsterInstance, materialize
 
 from adelie_assets.definitions import build_resources
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.fakes.krx_server import FakeKrx
+from adelie_fakes.krx import FakeKrx
 from tests.builders import step_failures
 
 DAY = date(2026, 11, 27)

@@ -2,8 +2,8 @@
 
 The scheduler is Dagster's own (tests/reliability/scheduler.py runs one iteration of
 `launch_scheduled_runs` at a frozen time, from a fresh workspace: a restarted daemon) on the
-repository's production dagster.yaml (QueuedRunCoordinator; storage in SQLite under a temp
-DAGSTER_HOME, as the selector classes choose without DAGSTER_PG_HOST). A SIGKILL at one of Dagster's
+repository's dagster.yaml (production settings: QueuedRunCoordinator; no storage block, so SQLite
+under a temp DAGSTER_HOME). A SIGKILL at one of Dagster's
 own crash points stands in for an OOM kill or a container restart of `dagster-daemon`.
 
 The schedule's own dedupe (a SkipReason when a run of the partition from the schedule exists) is

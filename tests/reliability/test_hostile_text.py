@@ -21,11 +21,11 @@ from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.fakes import krx_server, openai_server
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, llm_cache_table
+from adelie_fakes import FakeKrx, FakeOpenAI
+from adelie_fakes.krx import answers as krx_answers
+from adelie_fakes.openai import wire as openai_wire
 from tests.builders import krx_for
 from tests.reliability.frames import big_frame
 
@@ -55,21 +55,21 @@ HOSTILE_LLM = {
 @pytest.fixture(scope="module")
 def hostile_fakes():
     """Both fakes, answering with the hostile strings above."""
-    original_quotes = krx_server._cached_quotes
-    original_complete = openai_server._complete
+    original_quotes = krx_answers._cached_quotes
+    original_complete = openai_wire._complete
 
     def quotes(mkt_id: str, trd_dd: str) -> tuple[dict, bytes]:
         body, raw = original_quotes(mkt_id, trd_dd)
         if (mkt_id, trd_dd) != ("STK", TRD_DD):
             return body, raw
-        body = krx_server._copy_body(body)
+        body = krx_answers._copy_body(body)
         traded = [row for row in body["OutBlock_1"] if row["ACC_TRDVOL"] != "0"]
         for n, (row, name) in enumerate(zip(traded, HOSTILE_NAMES, strict=False)):
             # The day's biggest movers, and liquid: they are in the preview and in the LLM's themes.
             row["ISU_ABBRV"] = name
             row["FLUC_RT"] = f"{'' if n % 2 == 0 else '-'}29.{90 - n}"
             row["ACC_TRDVAL"] = "900,000,000,000"
-        return body, krx_server._serialise(body)
+        return body, krx_answers._serialise(body)
 
     def complete(body, fault, *, presented_key):  # noqa: ANN001, ANN202 - the fake's own signature
         reply = original_complete(body, fault, presented_key=presented_key)
@@ -82,8 +82,8 @@ def hostile_fakes():
         return reply
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(krx_server, "_cached_quotes", quotes)
-        mp.setattr(openai_server, "_complete", complete)
+        mp.setattr(krx_answers, "_cached_quotes", quotes)
+        mp.setattr(openai_wire, "_complete", complete)
         with FakeKrx() as krx, FakeOpenAI() as llm:
             yield krx, llm
 

@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.fakes.krx_server import FakeKrx
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.warehouse import Warehouse
+from adelie_fakes.krx import FakeKrx
 from tests.builders import krx_for, step_failures
 
 DAY = date(2026, 11, 27)

@@ -26,8 +26,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.reliability.conftest import REPO, PrivatePostgres, python_subprocess
 
 pytestmark = pytest.mark.postgres
@@ -179,7 +179,7 @@ class SecretRun:
 def secret_run(private_pg: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory):
     private_pg.ensure_running()
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")  # production: Postgres
     state = tmp_path_factory.mktemp("state")
     with WebhookCapture() as webhook:
         sentinels = Sentinels.make(webhook.url)

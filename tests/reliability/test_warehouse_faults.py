@@ -29,17 +29,17 @@ from sqlalchemy.engine import Engine
 
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.fakes.krx_server import FakeKrx
-from adelie_assets.fakes.openai_server import FakeOpenAI
-from adelie_assets.resources import warehouse as warehouse_module
+from adelie_assets.resources import warehouse_engine as warehouse_module
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import (
     Warehouse,
     WarehouseError,
-    _lock_key,
     historical_cases_table,
     market_data_table,
 )
+from adelie_assets.resources.warehouse_schema import lock_key as _lock_key
+from adelie_fakes.krx import FakeKrx
+from adelie_fakes.openai import FakeOpenAI
 from tests.builders import krx_for, market_frame, step_failures
 from tests.reliability.conftest import PrivatePostgres, free_port, python_subprocess, wait_until
 from tests.reliability.frames import DAY, big_frame

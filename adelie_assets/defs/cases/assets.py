@@ -2,89 +2,23 @@
 
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import date
-from typing import Literal
 
-import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    Config,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    TableColumn,
-    TableSchema,
-    asset,
-)
-from pydantic import Field
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
-from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.cases.batch import generate_cases_batch
-from adelie_assets.defs.cases.generate import (
-    PROMPT_VERSION,
-    CaseGenerationError,
-    CaseResult,
-    generate_case,
-    render_messages,
-    request_hash,
-)
-from adelie_assets.defs.cases.themes import MAX_THEMES, Theme, select_themes
+from adelie_assets.defs.cases.config import HistoricalCasesConfig
+from adelie_assets.defs.cases.generate import PROMPT_VERSION, CaseResult, render_messages, request_hash
+from adelie_assets.defs.cases.sync import generate_cases_sync
+from adelie_assets.defs.cases.table import HISTORICAL_CASES_SCHEMA, case_rows, preview
+from adelie_assets.defs.cases.themes import Theme, select_themes
 from adelie_assets.defs.freshness import HISTORICAL_CASES_FRESHNESS
 from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
 from adelie_assets.resources.llm import LLM, LlmError
 from adelie_assets.resources.warehouse import Warehouse
 
-HISTORICAL_CASES_SCHEMA = TableSchema(
-    columns=[
-        TableColumn("trade_date", "date", description="KRX trading day (partition key)."),
-        TableColumn("theme_rank", "int", description="1 = the day's first theme."),
-        TableColumn("theme", "string", description="e.g. 'Top gainers on KOSDAQ'."),
-        TableColumn("theme_tickers", "json", description="The theme's tickers given to the model."),
-        TableColumn("title", "string"),
-        TableColumn("event_year", "int", description="Year of the past episode."),
-        TableColumn("summary", "string"),
-        TableColumn("narrative", "json", description="background, mirrors/differs, devil's advocate (3)…"),
-        TableColumn("related_tickers", "json", description="Subset of theme_tickers."),
-        TableColumn("sync_rate", "int", description="0-100 resemblance."),
-        TableColumn("key_insight", "string"),
-        TableColumn("glossary", "json"),
-        TableColumn("model", "string"),
-        TableColumn("prompt_version", "string"),
-        TableColumn("request_hash", "string", description="Cache key: inputs + prompt version + model."),
-        TableColumn("input_tokens", "int"),
-        TableColumn("output_tokens", "int"),
-        TableColumn("created_at", "timestamp"),
-    ]
-)
-
-
-class HistoricalCasesConfig(Config):
-    theme_count: int = Field(default=5, ge=1, le=MAX_THEMES, description="Themes (= cases) per day.")
-    stocks_per_theme: int = Field(default=3, ge=1, le=5, description="Stocks given to the model per theme.")
-    min_trading_value_krw: int = Field(
-        default=5_000_000_000, ge=0, description="Liquidity floor: stocks traded for less are not themes."
-    )
-    max_attempts: int = Field(
-        default=3,
-        ge=1,
-        le=5,
-        description="Tries per theme for refusals, truncation, invalid or ungrounded answers.",
-    )
-    max_concurrent_calls: int = Field(
-        default=MAX_THEMES, ge=1, le=16, description="LLM calls in flight at once (default: a whole day)."
-    )
-    llm_mode: Literal["sync", "batch"] = Field(
-        default="sync",
-        description="sync: chat completions now. batch: the Batch API, half the price, for big backfills.",
-    )
-    batch_poll_seconds: float = Field(default=30.0, gt=0, description="Batch mode: status poll interval.")
-    batch_timeout_seconds: float = Field(
-        default=1500.0,
-        gt=0,
-        description="Batch mode: cancel and fail after this long (keep below the run's dagster/max_runtime).",
-    )
+__all__ = ["HistoricalCasesConfig", "historical_cases"]
 
 
 def _themes_by_day(
@@ -110,77 +44,6 @@ def _themes_by_day(
                 allow_retries=False,
             )
     return themes
-
-
-def _case_rows(results: list[CaseResult]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "trade_date": r.day,
-                "theme_rank": r.theme.rank,
-                "theme": r.theme.label,
-                "theme_tickers": r.theme.tickers,
-                "title": r.case.title,
-                "event_year": r.case.event_year,
-                "summary": r.case.summary,
-                "narrative": r.case.narrative.model_dump(),
-                "related_tickers": r.case.related_tickers,
-                "sync_rate": r.case.sync_rate,
-                "key_insight": r.case.key_insight,
-                "glossary": [g.model_dump() for g in r.case.glossary],
-                "model": r.model,
-                "prompt_version": PROMPT_VERSION,
-                "request_hash": r.request_hash,
-                "input_tokens": r.input_tokens,
-                "output_tokens": r.output_tokens,
-            }
-            for r in sorted(results, key=lambda r: (r.day, r.theme.rank))
-        ]
-    )
-
-
-def _preview(results: list[CaseResult]) -> str:
-    rows = [
-        [
-            r.day,
-            r.theme.rank,
-            r.theme.label,
-            r.case.title,
-            r.case.event_year,
-            ", ".join(r.case.related_tickers),
-        ]
-        for r in sorted(results, key=lambda r: (r.day, r.theme.rank))
-    ]
-    return markdown.table(["day", "#", "theme", "title", "year", "tickers"], rows[-30:])
-
-
-def _generate_sync(
-    llm: LLM,
-    work: list[tuple[date, Theme]],
-    cached: dict[tuple[date, int], dict | None],
-    config: HistoricalCasesConfig,
-) -> tuple[list[CaseResult], list[str]]:
-    """Theme calls are independent: run them concurrently, bounded; stop spending once one fails."""
-    results: list[CaseResult] = []
-    failures: list[str] = []
-    with ThreadPoolExecutor(max_workers=config.max_concurrent_calls, thread_name_prefix="llm") as pool:
-        futures = {
-            pool.submit(generate_case, llm, day, theme, config.max_attempts, cached.get((day, theme.rank))): (
-                day,
-                theme,
-            )
-            for day, theme in work
-        }
-        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()  # once a day is lost, spend no more tokens on themes not yet started
-        done, _ = wait([f for f in futures if not f.cancelled()])
-        for future in done:
-            try:
-                results.append(future.result())
-            except (CaseGenerationError, LlmError) as exc:
-                failures.append(str(exc))
-    return results, failures
 
 
 @asset(
@@ -234,7 +97,7 @@ def historical_cases(
                 f"historical_cases not stored (nothing was written): {exc}", allow_retries=False
             ) from None
     else:
-        results, failures = _generate_sync(llm, work, cached, config)
+        results, failures = generate_cases_sync(llm, work, cached, config)
     llm_seconds = time.monotonic() - started
 
     fresh = [r for r in results if not r.cached]
@@ -256,7 +119,7 @@ def historical_cases(
         by_day[r.day].append(r)
     complete = [day for day in days if len(by_day[day]) == len(themes[day])]
     for day in complete:
-        warehouse.replace_historical_cases([day], _case_rows(by_day[day]))
+        warehouse.replace_historical_cases([day], case_rows(by_day[day]))
     if failures:
         lost = sorted(set(days) - set(complete))
         raise Failure(
@@ -297,6 +160,6 @@ def historical_cases(
             "llm_seconds": round(llm_seconds, 3),
             "model": llm.model,
             "prompt_version": PROMPT_VERSION,
-            "preview": MetadataValue.md(_preview(written)),
+            "preview": MetadataValue.md(preview(written)),
         }
     )

@@ -1,31 +1,32 @@
 """Data-quality checks of `historical_cases`, read back from the warehouse for the checked day(s).
 
-All four are blocking with severity ERROR. Nothing is downstream of `historical_cases` yet, but a
-failed blocking check fails the run, which is what raises the failure alert and what a future
-consumer of the cases would be gated on. How partitioned checks work in Dagster 1.13 is described
-in `adelie_assets/defs/market/checks.py`.
-
-The expected case count is recomputed, not stored: `select_themes` over the day's `market_data`
-rows with the config that `historical_cases` ran with in this run (`ops.historical_cases.config` of
-the run config), or the defaults of `HistoricalCasesConfig` when the check runs on its own. The
-theme selection is deterministic, so this is exactly the count the asset had to write. A check run
-on its own after a materialization with non-default config must be given the same config in
-its run config (`ops.historical_cases.config`) to agree.
+All four are blocking with severity ERROR: a failed one fails the run, which raises the failure
+alert. The expected case count is recomputed with the run's `ops.historical_cases.config` (see
+docs/dagster-notes.md, "The expected case count").
 """
 
 import json
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetChecksDefinition, asset_check
+from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetCheckSeverity, asset_check
 
 from adelie_assets.calendar import trading_day_partitions
-from adelie_assets.defs.cases.assets import HistoricalCasesConfig, historical_cases
+from adelie_assets.defs.cases.assets import historical_cases
+from adelie_assets.defs.cases.config import HistoricalCasesConfig
 from adelie_assets.defs.cases.themes import select_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.defs.market.checks import CheckEvent, Verdict, checked_days, day_results, examples
+from adelie_assets.lib.partitioned_checks import (
+    CheckEvent,
+    Verdict,
+    checked_days,
+    daily_check,
+    day_results,
+    examples,
+    rows_by_day,
+    severity_metadata,
+)
 from adelie_assets.resources.warehouse import Warehouse
 
 REQUIRED_TEXT = ("theme", "title", "summary", "key_insight", "model", "prompt_version", "request_hash")
@@ -48,20 +49,6 @@ def run_config(context: AssetCheckExecutionContext) -> HistoricalCasesConfig:
 def _json(value: Any) -> Any:
     # SQLite hands JSON columns back as text when written by other clients.
     return json.loads(value) if isinstance(value, str) else value
-
-
-def _cases_by_day(warehouse: Warehouse, days: list[date]) -> dict[date, pd.DataFrame]:
-    frame = warehouse.read_historical_cases(days)
-    if frame.empty:
-        return {day: frame for day in days}
-    return {day: frame[frame["trade_date"] == day] for day in days}
-
-
-def _market_by_day(warehouse: Warehouse, days: list[date]) -> dict[date, pd.DataFrame]:
-    frame = warehouse.read_market_data(days)
-    if frame.empty:
-        return {day: frame for day in days}
-    return {day: frame[frame["trade_date"] == day] for day in days}
 
 
 # --- the verdicts (pure) -----------------------------------------------------------------------
@@ -151,18 +138,7 @@ def required_fields_verdict(cases: pd.DataFrame) -> Verdict:
 # --- the checks --------------------------------------------------------------------------------
 
 
-def _cases_check(
-    context: AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    verdict: Callable[[pd.DataFrame, pd.DataFrame], Verdict],
-    with_market: bool = True,
-) -> Iterator[CheckEvent]:
-    days = checked_days(context)
-    cases = _cases_by_day(warehouse, days)
-    market = _market_by_day(warehouse, days) if with_market else dict.fromkeys(days, pd.DataFrame())
-    yield from day_results(context, {day: verdict(cases[day], market[day]) for day in days})
-
-
+# Needs the run's config too, so it is written by hand.
 @asset_check(
     asset=historical_cases,
     name="expected_case_count",
@@ -170,50 +146,39 @@ def _cases_check(
     partitions_def=trading_day_partitions,
     additional_deps=[market_data],
     description="One case per theme that select_themes picks from the day's market_data (run's config).",
+    metadata=severity_metadata(AssetCheckSeverity.ERROR),
 )
 def expected_case_count(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
     config = run_config(context)
-    yield from _cases_check(
-        context, warehouse, lambda cases, market: case_count_verdict(cases, market, config)
-    )
+    days = checked_days(context)
+    cases = rows_by_day(warehouse.read_historical_cases(days), days)
+    market = rows_by_day(warehouse.read_market_data(days), days)
+    verdicts = {day: case_count_verdict(cases[day], market[day], config) for day in days}
+    yield from day_results(context, verdicts)
 
 
-@asset_check(
-    asset=historical_cases,
-    name="related_tickers_exist",
-    blocking=True,
-    partitions_def=trading_day_partitions,
+related_tickers_exist = daily_check(
+    historical_cases,
+    "related_tickers_exist",
+    related_tickers_verdict,
+    reads=(Warehouse.read_historical_cases, Warehouse.read_market_data),
     additional_deps=[market_data],
     description="Every related ticker of every case is a ticker of that day's market_data.",
 )
-def related_tickers_exist(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _cases_check(context, warehouse, related_tickers_verdict)
-
-
-@asset_check(
-    asset=historical_cases,
-    name="unique_titles",
-    blocking=True,
-    partitions_def=trading_day_partitions,
+unique_titles = daily_check(
+    historical_cases,
+    "unique_titles",
+    unique_titles_verdict,
+    reads=(Warehouse.read_historical_cases,),
     description="No two cases of the same day share a title (case and surrounding spaces ignored).",
 )
-def unique_titles(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _cases_check(
-        context, warehouse, lambda cases, _: unique_titles_verdict(cases), with_market=False
-    )
-
-
-@asset_check(
-    asset=historical_cases,
-    name="required_fields",
-    blocking=True,
-    partitions_def=trading_day_partitions,
+required_fields = daily_check(
+    historical_cases,
+    "required_fields",
+    required_fields_verdict,
+    reads=(Warehouse.read_historical_cases,),
     description="Title, summary, key insight, narrative parts, related tickers and glossary are non-empty.",
 )
-def required_fields(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _cases_check(
-        context, warehouse, lambda cases, _: required_fields_verdict(cases), with_market=False
-    )
 
 
 historical_cases_checks: list[AssetChecksDefinition] = [

@@ -1,44 +1,28 @@
 """Data-quality checks of `market_data`, read back from the warehouse for the checked trading day(s).
 
-How partitioned checks work in Dagster 1.13 (verified on 1.13.27, see tests/test_checks.py)
-------------------------------------------------------------------------------------------
-* `@asset_check(partitions_def=...)` exists (a preview feature; the PreviewWarning is silenced in
-  `adelie_assets/defs/__init__.py`). The check step runs in the same run as the asset and its
-  context carries the run's partition(s): `context.partition_key` for a one-day run,
-  `context.partition_keys` for a range run (a backfill chunk of `BACKFILL_POLICY`).
-* For a one-day run a plain `AssetCheckResult` is recorded against that partition (the UI shows the
-  result per partition, linked to the day's materialization).
-* For a range run Dagster would record ONE result with no partition and leave every day's planned
-  evaluation dangling. So `day_results` then yields one `AssetCheckEvaluation` per day (with its
-  partition) plus the check's output: each day gets its own result in the UI.
-* `blocking=True` + severity ERROR: a failed result fails the check step (DagsterAssetCheckFailedError),
-  Dagster does not execute `historical_cases` ("Dependencies for step historical_cases failed") and the
-  run fails, so the failure alert fires. In a range run one bad day stops `historical_cases` for the
-  whole chunk, which then fails as a whole, as with any failed step.
-* `AssetSelection.assets(...)` (the `daily_pipeline` job) includes the checks of those assets.
-
-Thresholds are deliberately loose: KRX lists ~950 KOSPI and ~1,700 KOSDAQ tickers, listings and
-delistings move the count by a handful a day, and only new listings may move beyond the ±30 % limit.
+Thresholds are loose on purpose: listings and delistings move the ~950 KOSPI and ~1,700 KOSDAQ
+tickers by a handful a day. How partitioned checks behave: docs/dagster-notes.md.
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
 
 import pandas as pd
-from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetChecksDefinition,
-    AssetCheckSeverity,
-    Failure,
-    Output,
-    asset_check,
-)
+from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetCheckSeverity, asset_check
 
-from adelie_assets.calendar import PARTITION_KEY_FORMAT, previous_trading_day, trading_day_partitions
+from adelie_assets.calendar import previous_trading_day, trading_day_partitions
 from adelie_assets.defs.market.assets import market_data
+from adelie_assets.lib.partitioned_checks import (
+    CheckEvent,
+    Verdict,
+    checked_days,
+    daily_check,
+    day_results,
+    examples,
+    rows_by_day,
+    severity_metadata,
+)
 from adelie_assets.resources.warehouse import Warehouse, market_data_table
 
 MARKETS = ("KOSPI", "KOSDAQ")
@@ -47,86 +31,10 @@ MAX_ROWS_PER_MARKET = 3_000
 ROW_COUNT_CHANGE_LIMIT = 0.05  # share of the previous trading day's rows
 PRICE_LIMIT_PCT = 30.0  # KRX daily price limit since 2015
 LIMIT_BREACH_SHARE = 0.01  # share of traded tickers allowed beyond the limit (new listings)
-EXAMPLES = 10
-
-CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One check's outcome for one trading day."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, object] = field(default_factory=dict)
-
-
-def checked_days(context: AssetCheckExecutionContext) -> list[date]:
-    if not (context.has_partition_key or context.has_partition_key_range):
-        raise Failure(
-            "This check reads one trading day from the warehouse: run it with a partition "
-            "(a KRX trading day, YYYY-MM-DD) or a partition range.",
-            allow_retries=False,
-        )
-    return [datetime.strptime(key, PARTITION_KEY_FORMAT).date() for key in context.partition_keys]
-
-
-def day_results(
-    context: AssetCheckExecutionContext,
-    verdicts: Mapping[date, Verdict],
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
-) -> Iterator[CheckEvent]:
-    """One result per checked day; see the module docstring for why ranges are reported by hand."""
-    if context.has_partition_key and len(verdicts) == 1:
-        (verdict,) = verdicts.values()
-        yield AssetCheckResult(
-            passed=verdict.passed,
-            severity=severity,
-            description=verdict.description,
-            metadata=verdict.metadata,
-        )
-        return
-    (spec,) = context.check_specs
-    yield Output(None, output_name=context.op_def.output_defs[0].name)
-    for day, verdict in sorted(verdicts.items()):
-        yield AssetCheckEvaluation(
-            asset_key=spec.asset_key,
-            check_name=spec.name,
-            passed=verdict.passed,
-            severity=severity,
-            description=verdict.description,
-            metadata=verdict.metadata,
-            blocking=spec.blocking,
-            partition=day.strftime(PARTITION_KEY_FORMAT),
-        )
-
-
-def _by_day(frame: pd.DataFrame, days: list[date]) -> dict[date, pd.DataFrame]:
-    if frame.empty:
-        return {day: frame for day in days}
-    return {day: frame[frame["trade_date"] == day] for day in days}
-
-
-def _run_daily(
-    context: AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    verdict_of: Callable[[pd.DataFrame], Verdict],
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
-) -> Iterator[CheckEvent]:
-    days = checked_days(context)
-    rows = _by_day(warehouse.read_market_data(days), days)
-    yield from day_results(context, {day: verdict_of(rows[day]) for day in days}, severity)
 
 
 def _traded(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~rows["halted"].astype(bool)]
-
-
-def examples(tickers: pd.Series) -> str:
-    """The first few values, sorted, for a description that stays short."""
-    shown = sorted(str(t) for t in tickers)[:EXAMPLES]
-    more = len(tickers) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 # --- the verdicts (pure: one day's rows in, verdict out) ----------------------------------------
@@ -264,54 +172,44 @@ def price_limit_verdict(rows: pd.DataFrame) -> Verdict:
 # --- the checks --------------------------------------------------------------------------------
 
 
-@asset_check(
-    asset=market_data,
-    name="markets_covered",
-    blocking=True,
-    partitions_def=trading_day_partitions,
-    description=f"Both KOSPI and KOSDAQ have {MIN_ROWS_PER_MARKET}-{MAX_ROWS_PER_MARKET} tickers.",
+def _daily(
+    name: str, verdict_of: Callable[[pd.DataFrame], Verdict], description: str, **kwargs: Any
+) -> AssetChecksDefinition:
+    return daily_check(
+        market_data, name, verdict_of, reads=(Warehouse.read_market_data,), description=description, **kwargs
+    )
+
+
+markets_covered = _daily(
+    "markets_covered",
+    markets_covered_verdict,
+    f"Both KOSPI and KOSDAQ have {MIN_ROWS_PER_MARKET}-{MAX_ROWS_PER_MARKET} tickers.",
 )
-def markets_covered(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _run_daily(context, warehouse, markets_covered_verdict)
-
-
-@asset_check(
-    asset=market_data,
-    name="unique_keys",
-    blocking=True,
-    partitions_def=trading_day_partitions,
-    description="No (trade_date, ticker) appears twice.",
+unique_keys = _daily("unique_keys", unique_keys_verdict, "No (trade_date, ticker) appears twice.")
+prices_consistent = _daily(
+    "prices_consistent",
+    prices_consistent_verdict,
+    "Every traded ticker has positive prices with low <= open, close <= high; every close > 0.",
 )
-def unique_keys(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _run_daily(context, warehouse, unique_keys_verdict)
-
-
-@asset_check(
-    asset=market_data,
-    name="prices_consistent",
-    blocking=True,
-    partitions_def=trading_day_partitions,
-    description="Every traded ticker has positive prices with low <= open, close <= high; every close > 0.",
+not_all_zero = _daily(
+    "not_all_zero", not_all_zero_verdict, "The day has traded tickers with non-zero total volume and value."
 )
-def prices_consistent(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _run_daily(context, warehouse, prices_consistent_verdict)
-
-
-@asset_check(
-    asset=market_data,
-    name="not_all_zero",
-    blocking=True,
-    partitions_def=trading_day_partitions,
-    description="The day has traded tickers with non-zero total volume and value.",
+within_price_limit = _daily(
+    "within_price_limit",
+    price_limit_verdict,
+    f"WARN when more than {LIMIT_BREACH_SHARE:.0%} of traded tickers moved beyond the "
+    f"±{PRICE_LIMIT_PCT:.0f}% daily price limit.",
+    severity=AssetCheckSeverity.WARN,
+    blocking=False,
 )
-def not_all_zero(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _run_daily(context, warehouse, not_all_zero_verdict)
 
 
+# Needs the previous trading day's count too, so it is written by hand.
 @asset_check(
     asset=market_data,
     name="row_count_stable",
     partitions_def=trading_day_partitions,
+    metadata=severity_metadata(AssetCheckSeverity.WARN),
     description=(
         f"WARN when the row count moves more than ±{ROW_COUNT_CHANGE_LIMIT:.0%} from the previous "
         "trading day's rows in the warehouse."
@@ -319,27 +217,14 @@ def not_all_zero(context: AssetCheckExecutionContext, warehouse: Warehouse) -> I
 )
 def row_count_stable(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
     days = checked_days(context)
-    rows = _by_day(warehouse.read_market_data(days), days)
+    rows = rows_by_day(warehouse.read_market_data(days), days)
     verdicts = {}
     for day in days:
         previous = previous_trading_day(day)
         verdicts[day] = row_count_change_verdict(
             rows[day], warehouse.count_rows(market_data_table, previous), previous
         )
-    yield from day_results(context, verdicts, AssetCheckSeverity.WARN)
-
-
-@asset_check(
-    asset=market_data,
-    name="within_price_limit",
-    partitions_def=trading_day_partitions,
-    description=(
-        f"WARN when more than {LIMIT_BREACH_SHARE:.0%} of traded tickers moved beyond the "
-        f"±{PRICE_LIMIT_PCT:.0f}% daily price limit."
-    ),
-)
-def within_price_limit(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    yield from _run_daily(context, warehouse, price_limit_verdict, AssetCheckSeverity.WARN)
+    yield from day_results(context, verdicts)
 
 
 market_data_checks: list[AssetChecksDefinition] = [

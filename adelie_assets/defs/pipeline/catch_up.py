@@ -1,25 +1,8 @@
 """Missed-day catch-up: request `daily_pipeline` runs for recent trading days that have no cases.
 
-Every 15 minutes the sensor looks at the KRX trading days of the last ADELIE_CATCH_UP_DAYS calendar
-days (default 10; 0 switches it off) and requests a run, oldest day first, for each day that is
-
-* final: KRX's data is final (D 18:00 KST, `calendar.is_final` / `parse_partition_key` with the
-  sensor's clock `now()`), and the 08:00 KST schedule has had its turn at it (its first tick after
-  D plus SCHEDULE_GRACE), so the sensor never races the schedule for the same day;
-* not done: `historical_cases`, the last asset of the job, has no materialization for D;
-* not in flight: no queued, starting or started run carries D as its partition (or its range);
-* not failing: its last run did not fail (or get canceled) less than FAILED_RUN_COOLDOWN ago, and
-  it has had fewer than MAX_FAILED_RUNS failed runs. A day that keeps failing (bad credentials,
-  a KRX answer the checks reject) is left to a human, who has its failure alerts; the skip is
-  logged on every tick. Only runs tagged with the single partition count as attempts.
-
-Run keys are `catch-up-<day>` and, after N failed runs of that day, `catch-up-<day>-retry-<N>`: the
-daemon never launches the same key twice, and a retry gets a new key.
-
-Nothing is requested while `historical_cases` has never been materialized on this instance: the
-sensor fills holes in a history, it does not bootstrap one (that is a backfill), so a fresh
-`dagster dev` does not start a week of KRX and LLM runs by itself. Because of this guard and the
-rules above, the sensor is RUNNING by default.
+Every 15 minutes, for final trading days of the last ADELIE_CATCH_UP_DAYS days that are not done,
+not in flight and not failing repeatedly; never before the first materialization of
+`historical_cases`. The rules in full: docs/dagster-notes.md, "The catch-up sensor".
 """
 
 import os

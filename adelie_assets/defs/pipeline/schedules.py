@@ -1,11 +1,7 @@
-"""08:00 KST, Monday to Friday: materialize the previous trading day.
+"""08:00 KST, Monday to Friday: materialize the previous KRX trading day.
 
-The target comes from the KRX calendar, not from partition windows (which skip the day before a
-holiday): the latest trading day strictly before the tick's date. Holidays' ticks therefore target
-the day before the closure again. Dagster's run-key dedupe only covers one tick (its key includes
-the scheduled time), so the schedule itself skips a partition that an earlier tick already
-submitted. A run that was created but never submitted (the daemon died in between) does not count:
-re-evaluating that tick returns the same request and Dagster submits the existing run.
+The target comes from the KRX calendar, and a day an earlier tick already submitted is skipped
+(why: docs/dagster-notes.md, "The schedule targets the previous trading day").
 """
 
 from dagster import (

@@ -1,6 +1,6 @@
 """Offline demo: the whole daily pipeline for the last few trading days, with no credentials.
 
-    python -m adelie_assets.demo [--days 3] [--state-dir .adelie/demo]
+    python -m adelie_fakes.demo [--days 3] [--state-dir .adelie/demo]
 
 Starts the fake KRX and the fake OpenAI server on 127.0.0.1, points the real pykrx and openai code
 at them, materializes `market_data` and `historical_cases` for the last N final trading days into
@@ -35,7 +35,7 @@ def last_final_trading_days(count: int, now: datetime) -> list[date]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adelie_assets.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m adelie_fakes.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3, help="How many recent trading days (default 3).")
     parser.add_argument(
         "--state-dir", default=".adelie/demo", help="Where the demo writes (default .adelie/demo)."
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.days <= 20:
         parser.error("--days must be between 1 and 20")
 
-    from adelie_assets.fakes.krx_server import FakeKrx
-    from adelie_assets.fakes.openai_server import FakeOpenAI
+    from adelie_fakes.krx import FakeKrx
+    from adelie_fakes.openai import FakeOpenAI
 
     state = Path(args.state_dir).resolve()
     dagster_home = state / "dagster_home"

@@ -1,0 +1,17 @@
+"""What can go wrong with KRX, as exceptions whose messages say what to check."""
+
+
+class KrxError(Exception):
+    """KRX gave no usable data. The message says what happened and what to check."""
+
+
+class KrxConfigError(KrxError):
+    """The KRX resource is configured wrongly (e.g. KRX_ID without KRX_PW)."""
+
+
+class KrxLoginError(KrxError):
+    """KRX refused the login or answered LOGOUT."""
+
+
+class KrxTransientError(KrxError):
+    """A 5xx, a timeout or a dropped connection: worth a bounded retry."""

@@ -1,0 +1,68 @@
+"""pykrx, imported lazily without its import-time login, and the HTTP session it is given.
+
+pykrx >= 1.2.5 logs in at import from KRX_ID/KRX_PW, prints the login id and sets no timeout on
+data calls: so it is imported once with the credentials hidden and stdout captured, and our own
+`requests.Session` (with a timeout) becomes its authenticated session.
+"""
+
+import contextlib
+import io
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+KRX_ORIGIN = "https://data.krx.co.kr"
+DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
+LOGIN_PATHS = {
+    "LOGIN_PAGE": "/contents/MDC/COMS/client/MDCCOMS001.cmd",
+    "LOGIN_JSP": "/contents/MDC/COMS/client/view/login.jsp?site=mdc",
+    "LOGIN_URL": "/contents/MDC/COMS/client/MDCCOMS001D1.cmd",
+}
+
+
+@dataclass(frozen=True)
+class _Pykrx:
+    auth: Any
+    krxio: Any
+    quotes_cls: Any
+
+
+_pykrx_lock = threading.Lock()
+_pykrx: _Pykrx | None = None
+
+
+def _load_pykrx() -> _Pykrx:
+    """Import pykrx once, without letting its import-time login run or print."""
+    global _pykrx
+    with _pykrx_lock:
+        if _pykrx is None:
+            hidden = {name: os.environ.pop(name) for name in ("KRX_ID", "KRX_PW") if name in os.environ}
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    from pykrx.website.comm import auth
+                    from pykrx.website.krx import krxio
+                    from pykrx.website.krx.market.core import 전종목시세
+            finally:
+                os.environ.update(hidden)
+            _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세)
+        return _pykrx
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session that never waits forever (pykrx passes no timeout) and remembers the last
+    response, so that a body pykrx cannot parse (e.g. `LOGOUT`) can still be reported."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.last_response: requests.Response | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        self.last_response = None
+        response = super().request(method, url, *args, **kwargs)
+        self.last_response = response
+        return response

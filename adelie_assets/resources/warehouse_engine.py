@@ -1,0 +1,122 @@
+"""Warehouse connections: URL parsing, one engine per URL and process, errors that name what to fix."""
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
+
+from adelie_assets.resources.warehouse_schema import create_tables
+from adelie_assets.settings import state_dir
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be reached or used. The message names what to fix."""
+
+
+def default_url() -> str:
+    return f"sqlite:///{state_dir() / 'warehouse.sqlite'}"
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages and metadata."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        return "<unparseable URL>"
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _normalize(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url.strip())
+        parsed.port  # noqa: B018 - parsing is lazy for the port; force it here
+    except (ArgumentError, ValueError):
+        raise WarehouseError(
+            "ADELIE_WAREHOUSE_URL is not a valid SQLAlchemy URL. Use e.g. "
+            "postgresql+psycopg2://user:password@host:5432/dbname or sqlite:////absolute/path.sqlite."
+        ) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    if parsed.drivername not in ("postgresql+psycopg2", "sqlite", "sqlite+pysqlite"):
+        raise WarehouseError(
+            f"ADELIE_WAREHOUSE_URL uses the unsupported driver {parsed.drivername!r}: "
+            "use postgresql+psycopg2://... or sqlite:///...."
+        )
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return parsed
+
+
+def _create_engine(parsed: sa.URL) -> Engine:
+    if parsed.drivername.startswith("sqlite"):
+        # Writers wait for each other instead of failing at once with "database is locked".
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+    else:
+        engine = sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "application_name": "adelie_assets"},
+        )
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for `url`, created (with the tables) on first use."""
+    with _engines_lock:
+        if url not in _engines:
+            engine = _create_engine(_normalize(url))
+            try:
+                create_tables(engine)
+            except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+                engine.dispose()
+                raise WarehouseError(
+                    f"Cannot reach the warehouse at {safe_url(url)}: {reason(exc)}. "
+                    "Check ADELIE_WAREHOUSE_URL and that the database server is up."
+                ) from None
+            _engines[url] = engine
+        return _engines[url]
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first database error of a chain: a failed COPY is followed by a failed rollback on the same
+    dead connection, and the rollback's "connection already closed" would hide what happened."""
+    causes = [exc]
+    while causes[-1].__context__ is not None and len(causes) < 10:
+        causes.append(causes[-1].__context__)
+    database_errors = [c for c in causes if isinstance(c, sa.exc.DBAPIError | psycopg2.Error)]
+    return database_errors[-1] if database_errors else exc
+
+
+def reason(exc: BaseException) -> str:
+    root = root_cause(exc)
+    original = getattr(root, "orig", None) or root
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+@contextlib.contextmanager
+def translated(action: str, url: str) -> Iterator[None]:
+    """Database failures as WarehouseErrors that say what failed, where, and what to check."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+        raise WarehouseError(
+            f"{action} on the warehouse at {safe_url(url)} failed ({reason(exc)}). Nothing was changed; "
+            "check ADELIE_WAREHOUSE_URL and that the database server is up, then re-run the partition."
+        ) from None
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests drop their scratch databases afterwards)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
