@@ -8,6 +8,8 @@ import gc
 
 from dagster import Definitions, in_process_executor
 
+from adelie_assets.defs.app.assets import app_feed
+from adelie_assets.defs.app.checks import app_feed_checks
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.market.assets import market_data
@@ -19,8 +21,8 @@ from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.defs.resources import build_resources
 
 defs = Definitions(
-    assets=[market_data, historical_cases],
-    asset_checks=[*market_data_checks, *historical_cases_checks],
+    assets=[market_data, historical_cases, app_feed],
+    asset_checks=[*market_data_checks, *historical_cases_checks, *app_feed_checks],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
     sensors=[alert_on_run_failure, catch_up_missed_days],

@@ -1,70 +1,87 @@
-"""Checks of the published day, read back from the app's tables: blocking where the app would break."""
+"""Checks of the published day, read back from the app's tables: blocking where the app would break.
+
+They use the per-day machinery of lib/partitioned_checks.py; not `daily_check` itself, whose readers
+get the warehouse only, while these read the app's database (ADELIE_APP_DATABASE_URL).
+"""
 
 from collections.abc import Callable, Iterator
 
-from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetKey, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    asset_check,
+)
 
 from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.defs.app import published
 from adelie_assets.defs.app.assets import APP_BRIEFING, APP_CASES
-from adelie_assets.defs.market.checks import CheckEvent, Verdict, checked_days, day_results
+from adelie_assets.lib.partitioned_checks import (
+    CheckEvent,
+    Verdict,
+    checked_days,
+    day_results,
+    severity_metadata,
+)
 from adelie_assets.resources.app_database import AppDatabase, translated
 from adelie_assets.resources.warehouse import Warehouse
 
-VerdictOf = Callable[[published.PublishedDay], tuple[bool, str, dict[str, object]]]
 
-
-def _published_check(
-    asset: AssetKey, name: str, verdict_of: VerdictOf, description: str
+def published_check(
+    asset: AssetKey, name: str, verdict_of: Callable[[published.PublishedDay], Verdict], description: str
 ) -> AssetChecksDefinition:
+    """A blocking, ERROR-severity check of each published day, as the app reads it."""
+
     @asset_check(
         asset=asset,
         name=name,
-        partitions_def=trading_day_partitions,
         blocking=True,
+        partitions_def=trading_day_partitions,
         description=description,
+        metadata=severity_metadata(AssetCheckSeverity.ERROR),
     )
     def _check(
         context: AssetCheckExecutionContext, warehouse: Warehouse, app_database: AppDatabase
     ) -> Iterator[CheckEvent]:
         target = app_database.target(warehouse)
-        verdicts = {}
         with translated(f"Checking {name}", target), target.engine.connect() as conn:
-            for day in checked_days(context):
-                passed, text, metadata = verdict_of(published.read_published(conn, target.tables, day))
-                verdicts[day] = Verdict(passed, text, metadata)
+            verdicts = {
+                day: verdict_of(published.read_published(conn, target.tables, day))
+                for day in checked_days(context)
+            }
         yield from day_results(context, verdicts)
 
     return _check
 
 
 app_feed_checks = [
-    _published_check(
+    published_check(
         APP_BRIEFING,
         "one_briefing",
         published.one_briefing,
         "Exactly one daily_briefings row for the day (the app's Home reads one).",
     ),
-    _published_check(
+    published_check(
         APP_BRIEFING,
         "five_keywords_with_cases",
         published.keywords_with_cases,
-        "Five keywords, each found by the app's Home query (latest case_matches row on or after "
-        "the briefing date) with its case.",
+        "Five keywords, each found by the app's Home query (latest case_matches row with its title on or "
+        "after the briefing date) with its case.",
     ),
-    _published_check(
+    published_check(
         APP_BRIEFING,
         "selection_reasons",
         published.selection_reasons,
         "Every mover's selection_reason is one the app filters by: top_gainer, top_loser, high_volume.",
     ),
-    _published_check(
+    published_check(
         APP_CASES,
         "similarity_score_range",
         published.similarity_in_range,
         "Every case_matches.similarity_score of the day within 0-1.",
     ),
-    _published_check(
+    published_check(
         APP_CASES,
         "three_devils_advocate_bullets",
         published.three_devils_advocate_bullets,

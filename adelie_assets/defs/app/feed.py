@@ -8,12 +8,13 @@ from adelie_assets.defs.app.content import DayFeed, build_day
 from adelie_assets.defs.app.inputs import read_day
 from adelie_assets.defs.app.publish import PublishResult, publish_day
 from adelie_assets.resources.app_database import AppDatabase, AppTarget, translated
-from adelie_assets.resources.warehouse import Warehouse, _translated
+from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.warehouse_engine import translated as warehouse_translated
 
 
 def build_feed(warehouse: Warehouse, day: date) -> DayFeed:
     """The day's feed from the warehouse; AppFeedError when an upstream asset is missing or unusable."""
-    with _translated(f"Reading the inputs of the app feed for {day}", warehouse.resolved_url):
+    with warehouse_translated(f"Reading the inputs of the app feed for {day}", warehouse.resolved_url):
         with warehouse.engine().connect() as conn:
             return build_day(read_day(conn, day))
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from adelie_assets.defs.app.content import DEVILS_ADVOCATE_BULLETS
 from adelie_assets.defs.app.tables import SELECTION_REASONS, AppTables
+from adelie_assets.lib.partitioned_checks import Verdict
 
 KEYWORDS_PER_DAY = 5
 
@@ -80,28 +81,28 @@ def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
     return PublishedDay(day, len(briefings), keywords, unmatched, reasons, scores, bullets)
 
 
-# --- verdicts: (passed, description, metadata) -------------------------------------------------------
+# --- verdicts -------------------------------------------------------
 
 
-def one_briefing(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
+def one_briefing(p: PublishedDay) -> Verdict:
     passed = p.briefings == 1
     text = f"{p.day}: {p.briefings} briefing(s) in daily_briefings" + (
         "" if passed else "; the app needs exactly 1"
     )
-    return passed, text, {"briefings": p.briefings}
+    return Verdict(passed, text, {"briefings": p.briefings})
 
 
-def keywords_with_cases(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
+def keywords_with_cases(p: PublishedDay) -> Verdict:
     passed = len(p.keywords) == KEYWORDS_PER_DAY and not p.unmatched_keywords
     text = f"{p.day}: {len(p.keywords)} keyword(s), {len(p.unmatched_keywords)} without a matched case"
     if not passed:
         text += f"; Home needs {KEYWORDS_PER_DAY}, each with a case"
         if p.unmatched_keywords:
             text += f" (unmatched: {', '.join(p.unmatched_keywords[:5])})"
-    return passed, text, {"keywords": len(p.keywords), "unmatched": len(p.unmatched_keywords)}
+    return Verdict(passed, text, {"keywords": len(p.keywords), "unmatched": len(p.unmatched_keywords)})
 
 
-def selection_reasons(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
+def selection_reasons(p: PublishedDay) -> Verdict:
     bad = sorted({str(r) for r in p.selection_reasons if r not in SELECTION_REASONS})
     passed = bool(p.selection_reasons) and not bad
     text = f"{p.day}: {len(p.selection_reasons)} mover(s)"
@@ -109,17 +110,17 @@ def selection_reasons(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
         text += f", selection_reason {', '.join(bad)} not among {', '.join(SELECTION_REASONS)}"
     elif not p.selection_reasons:
         text += "; the movers page would be empty"
-    return passed, text, {"movers": len(p.selection_reasons), "invalid_reasons": bad}
+    return Verdict(passed, text, {"movers": len(p.selection_reasons), "invalid_reasons": bad})
 
 
-def similarity_in_range(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
+def similarity_in_range(p: PublishedDay) -> Verdict:
     bad = [s for s in p.similarity_scores if s is None or not 0 <= s <= 1]
     passed = bool(p.similarity_scores) and not bad
     text = f"{p.day}: {len(p.similarity_scores)} match(es), {len(bad)} with similarity_score outside 0-1"
-    return passed, text, {"matches": len(p.similarity_scores), "out_of_range": len(bad)}
+    return Verdict(passed, text, {"matches": len(p.similarity_scores), "out_of_range": len(bad)})
 
 
-def three_devils_advocate_bullets(p: PublishedDay) -> tuple[bool, str, dict[str, object]]:
+def three_devils_advocate_bullets(p: PublishedDay) -> Verdict:
     bad = {title: n for title, n in p.devils_advocate_bullets.items() if n != DEVILS_ADVOCATE_BULLETS}
     passed = bool(p.devils_advocate_bullets) and not bad
     text = (
@@ -128,4 +129,4 @@ def three_devils_advocate_bullets(p: PublishedDay) -> tuple[bool, str, dict[str,
     )
     if bad:
         text += " (" + ", ".join(f"{title}: {n}" for title, n in list(bad.items())[:5]) + ")"
-    return passed, text, {"cases": len(p.devils_advocate_bullets), "wrong": len(bad)}
+    return Verdict(passed, text, {"cases": len(p.devils_advocate_bullets), "wrong": len(bad)})
