@@ -42,7 +42,7 @@ def test_a_day_is_published_and_every_check_passes(pg_warehouse_url: str, app_db
     result = run(pg_warehouse_url, app_db_url_unique, partition_key="2026-11-23")
     assert result.success, step_failures(result)
     checks = _checks(result)
-    assert len(checks) == 5 and all(checks.values()), checks
+    assert len(checks) == 6 and all(checks.values()), checks
     briefing = result.asset_materializations_for_node("app_feed")[0].metadata
     assert briefing["keywords"].value == 5 and briefing["market_summary"].value.startswith("KOSPI ")
     assert "***" not in briefing["app_database"].value and "127.0.0.1" in briefing["app_database"].value
@@ -61,7 +61,7 @@ def test_a_backfill_chunk_publishes_each_day_and_checks_each_day(
     assert result.success, step_failures(result)
     checks = _checks(result)
     assert {p for _, p in checks} == {"2026-11-23", "2026-11-24", "2026-11-25"}
-    assert len(checks) == 15 and all(checks.values())
+    assert len(checks) == 18 and all(checks.values())
     engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
     with engine.connect() as conn:
         assert [b["briefing_date"] for b in app_reads.state(conn)["daily_briefings"]] == WEEK
@@ -94,3 +94,26 @@ def test_a_missing_upstream_day_publishes_nothing(pg_warehouse_url: str, app_db_
     with engine.connect() as conn:
         assert app_reads.state(conn)["daily_briefings"] == []
     engine.dispose()
+
+
+def test_a_day_without_index_rows_is_published_without_its_summary_and_warns(
+    pg_warehouse_url: str, app_db_url_unique: str
+) -> None:
+    upstream = upstream_day(WEEK[0])
+    upstream.rows["market_indices"] = []
+    write_upstream(pg_warehouse_url, upstream)
+    result = run(pg_warehouse_url, app_db_url_unique, partition_key="2026-11-23")
+    assert result.success, step_failures(result)
+    checks = _checks(result)
+    assert checks.pop(("market_summary_present", "2026-11-23")) is False
+    assert all(checks.values()), checks
+    briefing = result.asset_materializations_for_node("app_feed")[0].metadata
+    assert briefing["warnings"].value == [
+        "2026-11-23: No market summary: market_indices has no KOSPI or KOSDAQ row for 2026-11-23 "
+        "(materialize market_indices for 2026-11-23)."
+    ]
+    engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.connect() as conn:
+        home = app_reads.home(conn, WEEK[0])
+    engine.dispose()
+    assert home["market_summary"] is None and len(home["keywords"]) == 5

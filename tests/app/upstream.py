@@ -317,7 +317,8 @@ def write_upstream(warehouse_url: str, upstream: UpstreamDay) -> Warehouse:
             for name, rows in upstream.rows.items():
                 table = _TABLES[name]
                 conn.execute(table.delete().where(table.c.trade_date == upstream.day))
-                conn.execute(table.insert(), rows)
+                if rows:
+                    conn.execute(table.insert(), rows)
     finally:
         engine.dispose()
     warehouse = Warehouse(url=warehouse_url)

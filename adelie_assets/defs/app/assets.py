@@ -72,6 +72,9 @@ def app_feed(context: AssetExecutionContext, warehouse: Warehouse, app_database:
         except AppDatabaseError as exc:
             done = ", ".join(str(f.day) for f, _ in results) or "none"
             raise Failure(f"{exc} Days already published in this run (complete): {done}.") from None
+    for feed, _ in results:
+        for warning in feed.warnings:
+            context.log.warning(f"{feed.day}: {warning}")
     context.log.info(f"app feed: {len(results)} day(s) published to {target.description}")
     yield MaterializeResult(asset_key=APP_BRIEFING, metadata=_briefing_metadata(results, target.description))
     yield MaterializeResult(asset_key=APP_CASES, metadata=_cases_metadata(results, target.description))
@@ -88,7 +91,8 @@ def _briefing_metadata(results: list[tuple[DayFeed, PublishResult]], where: str)
         "days": len(results),
         "dagster/row_count": sum(r.stocks for _, r in results),
         "keywords": len(rows),
-        "market_summary": results[-1][0].briefing["market_summary"] if results else "",
+        "market_summary": (results[-1][0].briefing["market_summary"] or "") if results else "",
+        "warnings": MetadataValue.json([f"{f.day}: {w}" for f, _ in results for w in f.warnings]),
         "preview": MetadataValue.md(markdown.table(["day", "category", "keyword", "stocks"], rows[-25:])),
     }
 

@@ -29,17 +29,23 @@ from adelie_assets.resources.warehouse import Warehouse
 
 
 def published_check(
-    asset: AssetKey, name: str, verdict_of: Callable[[published.PublishedDay], Verdict], description: str
+    asset: AssetKey,
+    name: str,
+    verdict_of: Callable[[published.PublishedDay], Verdict],
+    description: str,
+    *,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    blocking: bool = True,
 ) -> AssetChecksDefinition:
-    """A blocking, ERROR-severity check of each published day, as the app reads it."""
+    """A check of each published day, as the app reads it (blocking and ERROR unless told)."""
 
     @asset_check(
         asset=asset,
         name=name,
-        blocking=True,
+        blocking=blocking,
         partitions_def=trading_day_partitions,
         description=description,
-        metadata=severity_metadata(AssetCheckSeverity.ERROR),
+        metadata=severity_metadata(severity),
     )
     def _check(
         context: AssetCheckExecutionContext, warehouse: Warehouse, app_database: AppDatabase
@@ -86,5 +92,13 @@ app_feed_checks = [
         "three_devils_advocate_bullets",
         published.three_devils_advocate_bullets,
         "Every case matched that day has exactly three devil's-advocate bullets.",
+    ),
+    published_check(
+        APP_BRIEFING,
+        "market_summary_present",
+        published.market_summary_present,
+        "The briefing has its one-line market summary (from market_indices); the app works without it.",
+        severity=AssetCheckSeverity.WARN,
+        blocking=False,
     ),
 ]

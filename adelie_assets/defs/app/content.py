@@ -50,6 +50,7 @@ class DayFeed:
     briefing: dict[str, Any]
     stocks: list[dict[str, Any]]
     cases: list[CaseFeed]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def matched_at(self) -> datetime:
@@ -75,8 +76,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{float(value):+.2f}%"
 
 
-def market_summary(indices: dict[str, dict[str, Any]]) -> str:
-    """`KOSPI 2,501.23 (+0.52%), KOSDAQ 712.40 (-0.31%)`."""
+def market_summary(indices: dict[str, dict[str, Any]]) -> str | None:
+    """`KOSPI 2,501.23 (+0.52%), KOSDAQ 712.40 (-0.31%)`; None without both indices."""
+    if not all(name in indices for name in ("KOSPI", "KOSDAQ")):
+        return None
     return ", ".join(
         f"{name} {float(indices[name]['close']):,.2f} ({_pct(indices[name]['change_pct'])})"
         for name in ("KOSPI", "KOSDAQ")
@@ -472,4 +475,5 @@ def build_day(inputs: DayInputs) -> DayFeed:
         "market_summary": market_summary(inputs.indices),
         "top_keywords": {"keywords": keywords},
     }
-    return DayFeed(inputs.day, briefing, list(stocks.values()), list(cases.values()))
+    warnings = [f"No market summary: {inputs.missing_indices}."] if inputs.missing_indices else []
+    return DayFeed(inputs.day, briefing, list(stocks.values()), list(cases.values()), warnings)

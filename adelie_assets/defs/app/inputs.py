@@ -26,7 +26,8 @@ class DayInputs:
     cases: dict[int, dict[str, Any]]  # historical_cases rows by theme_rank
     analogs: dict[str, dict[str, Any]]  # market_analogs rows by analog_id
     market: dict[str, dict[str, Any]]  # market_data rows by ticker (the tickers the feed mentions)
-    indices: dict[str, dict[str, Any]]  # market_indices rows by index_name
+    indices: dict[str, dict[str, Any]]  # market_indices rows by index_name; empty when missing
+    missing_indices: str | None = None  # why there is no market summary
 
 
 _JSON_COLUMNS = {
@@ -150,11 +151,20 @@ def read_day(conn: Connection, day: date) -> DayInputs:
     market = {str(r["ticker"]): r for r in _rows(conn, "market_data", day, "ticker", ticker=sorted(tickers))}
     if not market:
         raise AppFeedError(f"market_data has no rows for {day}: materialize market_data for {day} first.")
-    indices = {str(r["index_name"]): r for r in _rows(conn, "market_indices", day, "index_name")}
-    absent = [name for name in ("KOSPI", "KOSDAQ") if name not in indices]
-    if absent:
-        raise AppFeedError(
-            f"market_indices has no {' or '.join(absent)} row for {day}: materialize market_indices for "
-            f"{day} first (the briefing's market summary needs both indices)."
+    # The market summary is one line of the briefing, not what the app's pages are made of: without
+    # the indices (market_indices not deployed or not run for the day) the day is still published,
+    # with no summary, and the non-blocking check `market_summary_present` says why.
+    indices: dict[str, dict[str, Any]] = {}
+    missing_indices = f"the warehouse has no table market_indices (materialize market_indices for {day})"
+    if sa.inspect(conn).has_table("market_indices"):
+        indices = {str(r["index_name"]): r for r in _rows(conn, "market_indices", day, "index_name")}
+        absent = [name for name in ("KOSPI", "KOSDAQ") if name not in indices]
+        missing_indices = (
+            f"market_indices has no {' or '.join(absent)} row for {day} "
+            f"(materialize market_indices for {day})"
+            if absent
+            else None
         )
-    return DayInputs(day, themes, cases, analogs, market, indices)
+        if absent:
+            indices = {}
+    return DayInputs(day, themes, cases, analogs, market, indices, missing_indices)

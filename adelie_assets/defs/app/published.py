@@ -23,6 +23,7 @@ KEYWORDS_PER_DAY = 5
 class PublishedDay:
     day: date
     briefings: int
+    market_summary: str | None
     keywords: list[str]
     unmatched_keywords: list[str]  # keywords the app's Home query finds no case for
     selection_reasons: list[str | None]
@@ -37,9 +38,9 @@ def _json(value: Any) -> Any:
 def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
     start = datetime(day.year, day.month, day.day)
     briefings = conn.execute(
-        sa.select(t.daily_briefings.c.id, t.daily_briefings.c.top_keywords).where(
-            t.daily_briefings.c.briefing_date == day
-        )
+        sa.select(
+            t.daily_briefings.c.id, t.daily_briefings.c.top_keywords, t.daily_briefings.c.market_summary
+        ).where(t.daily_briefings.c.briefing_date == day)
     ).all()
     keywords = [
         str(k.get("title"))
@@ -78,7 +79,8 @@ def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
     ):
         narrative = (_json(row.keywords) or {}).get("narrative") or {}
         bullets[str(row.title)] = len((narrative.get("devils_advocate") or {}).get("bullets") or [])
-    return PublishedDay(day, len(briefings), keywords, unmatched, reasons, scores, bullets)
+    summary = briefings[0].market_summary if briefings else None
+    return PublishedDay(day, len(briefings), summary, keywords, unmatched, reasons, scores, bullets)
 
 
 # --- verdicts -------------------------------------------------------
@@ -130,3 +132,13 @@ def three_devils_advocate_bullets(p: PublishedDay) -> Verdict:
     if bad:
         text += " (" + ", ".join(f"{title}: {n}" for title, n in list(bad.items())[:5]) + ")"
     return Verdict(passed, text, {"cases": len(p.devils_advocate_bullets), "wrong": len(bad)})
+
+
+def market_summary_present(p: PublishedDay) -> Verdict:
+    passed = bool(p.market_summary)
+    text = (
+        f"{p.day}: market summary {p.market_summary!r}"
+        if passed
+        else f"{p.day}: no market summary (market_indices missing for the day); the app shows no index line"
+    )
+    return Verdict(passed, text, {"market_summary": p.market_summary or ""})
