@@ -70,6 +70,9 @@ def test_a_published_day_is_what_the_app_pages_need(pg_warehouse_url: str, app_d
             simulation = narrative["simulation"]["chart"]["data"][1]["y"]
             lead_close = theme["stocks"][0]["close"]
             assert simulation[0] == lead_close  # day 0 of the analog applied to today's close
+            difference = narrative["difference"]["chart"]["data"]
+            assert difference[0]["x"] == ["당일 등락률(%)", "20일 등락률(%)", "거래량 배율(로그)"]
+            assert difference[1]["y"][1] == analog["features"]["analog"]["change_20d_pct"]
             result = narrative["result"]["chart"]["data"][0]["y"]
             assert result == [round(analog[f"after_{h}_pct"], 2) for h in (5, 20, 60)]
             assert page["keywords"]["comparison"]["sync_rate"] == case["sync_rate"]

@@ -213,8 +213,16 @@ def upstream_day(day: date, *, title_suffix: str = "", shared_title: str | None 
                 "similarity": similarity,
                 "distance": round(1 - similarity / 100, 4),
                 "features": {
-                    "today": {"return_5d": lead["change_pct"], "volume_ratio": 3.2, "rsi_14": 71.5},
-                    "analog": {"return_5d": lead["change_pct"] - 2, "volume_ratio": 2.7, "rsi_14": 68.0},
+                    "today": {
+                        "change_1d_pct": lead["change_pct"],
+                        "change_20d_pct": 31.5,
+                        "log_volume_ratio": 1.2,
+                    },
+                    "analog": {
+                        "change_1d_pct": lead["change_pct"] - 2,
+                        "change_20d_pct": 27.0,
+                        "log_volume_ratio": 0.9,
+                    },
                 },
                 "after_5_pct": 4.1 * rank,
                 "after_20_pct": -3.3 * rank,
@@ -253,7 +261,7 @@ def upstream_day(day: date, *, title_suffix: str = "", shared_title: str | None 
                 "event_date": analog_date,
                 "event_year": analog_date.year,
                 "sync_rate": round(similarity),
-                "related_tickers": [s["ticker"] for s in stocks],
+                "related_tickers": [lead["ticker"]],  # as historical_cases writes it for a stock subject
                 "outcome": {"after_5_pct": 4.1 * rank, "after_20_pct": -3.3 * rank, "after_60_pct": 12.0},
                 "narrative": narrative,
                 "comparison": {

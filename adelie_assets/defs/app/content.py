@@ -115,8 +115,18 @@ def _round(value: Any, digits: int = 2) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+# The analog search's features (defs/analogs/features.py), as the app's readers know them.
+FEATURE_LABELS = {
+    "change_1d_pct": "당일 등락률(%)",
+    "change_5d_pct": "5일 등락률(%)",
+    "change_20d_pct": "20일 등락률(%)",
+    "log_volume_ratio": "거래량 배율(로그)",
+    "index_change_pct": "지수 등락률(%)",
+}
+
+
 def _feature_label(key: str) -> str:
-    return plain_text(key.replace("_", " "), 40)
+    return FEATURE_LABELS.get(key) or plain_text(key.replace("_", " "), 40)
 
 
 def build_charts(analog: dict[str, Any], subject_close: float | None) -> dict[str, dict[str, Any]]:
@@ -300,7 +310,12 @@ def _stock_name(inputs: DayInputs, ticker: str, fallback: str | None = None) -> 
 
 
 def _relations(inputs: DayInputs, case: dict[str, Any], analog: dict[str, Any]) -> list[dict[str, Any]]:
-    related = [str(t) for t in case.get("related_tickers") or []]
+    # The case's own tickers first, then the rest of its theme: the companies moving with it today.
+    related = list(
+        dict.fromkeys(
+            str(t) for t in [*(case.get("related_tickers") or []), *(case.get("theme_tickers") or [])]
+        )
+    )
     main = str(analog["subject"]) if analog.get("subject_kind") == "stock" else (related[:1] or [None])[0]
     relations: list[dict[str, Any]] = []
     for ticker in ([main] if main else []) + [t for t in related if t != main]:
