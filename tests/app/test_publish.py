@@ -312,6 +312,7 @@ def test_two_runs_publishing_at_once_wait_for_each_other(pg_warehouse_url: str, 
     with engine.connect() as conn:
         state = app_reads.state(conn)
     engine.dispose()
-    assert [b["briefing_date"] for b in state["daily_briefings"]] == [DAY, NEXT_DAY]
+    # Whichever run got the lock first: one briefing per day, no duplicate anywhere.
+    assert sorted(b["briefing_date"] for b in state["daily_briefings"]) == [DAY, NEXT_DAY]
     assert len(state["case_matches"]) == 10 and len(state["historical_cases"]) == 10
     assert len(state["briefing_stocks"]) == 30
