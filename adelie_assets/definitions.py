@@ -10,6 +10,8 @@ from dagster import Definitions, in_process_executor
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.checks import analog_checks
+from adelie_assets.defs.app.assets import app_feed
+from adelie_assets.defs.app.checks import app_feed_checks
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
@@ -22,8 +24,8 @@ from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.defs.resources import build_resources
 
 defs = Definitions(
-    assets=[market_data, daily_themes, analog_features, market_analogs, historical_cases],
-    asset_checks=[*market_data_checks, *analog_checks, *historical_cases_checks],
+    assets=[market_data, daily_themes, analog_features, market_analogs, historical_cases, app_feed],
+    asset_checks=[*market_data_checks, *analog_checks, *historical_cases_checks, *app_feed_checks],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
     sensors=[alert_on_run_failure, catch_up_missed_days],

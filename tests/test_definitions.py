@@ -64,9 +64,9 @@ def test_definitions_hold_the_product() -> None:
 
     repo = defs.get_repository_def()
     graph = repo.asset_graph
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     product = {"market_data", "daily_themes", "analog_features", "market_analogs", "historical_cases"}
-    assert keys - {"market_indices"} == product  # market_indices: the indices helper's asset (issue 12)
+    assert keys - {"market_indices"} == product | {"app_briefing", "app_cases"}
 
     def parents(key: str) -> set[str]:
         return {k.to_user_string() for k in graph.get(AssetKey(key)).parent_keys}
@@ -75,6 +75,14 @@ def test_definitions_hold_the_product() -> None:
     assert parents("analog_features") == {"market_data", "market_indices"}
     assert parents("market_analogs") == {"market_data", "analog_features", "daily_themes"}
     assert parents("historical_cases") == {"daily_themes", "market_analogs", "market_indices"}
+    # The app feed reads the market, analog and case tables.
+    assert parents("app_cases") | parents("app_briefing") == {
+        "market_data",
+        "market_indices",
+        "daily_themes",
+        "market_analogs",
+        "historical_cases",
+    }
     assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
 
 

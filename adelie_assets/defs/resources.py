@@ -3,6 +3,7 @@
 Credentials become deferred `EnvVar`s (resources/env.py): loading needs none of them.
 """
 
+from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.env import float_env, optional_env
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import DEFAULT_MODEL, LLM
@@ -24,4 +25,6 @@ def build_resources() -> dict[str, object]:
             model=optional_env("ADELIE_LLM_MODEL") or DEFAULT_MODEL,
         ),
         "warehouse": Warehouse(url=optional_env("ADELIE_WAREHOUSE_URL")),
+        # Unset: the app's tables go to the warehouse (app_* tables).
+        "app_database": AppDatabase(url=optional_env("ADELIE_APP_DATABASE_URL")),
     }

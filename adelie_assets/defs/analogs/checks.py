@@ -8,13 +8,13 @@ from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
-from adelie_assets.lib.partitioned_checks import daily_check
 from dagster import AssetChecksDefinition
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
+from adelie_assets.lib.partitioned_checks import daily_check
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,

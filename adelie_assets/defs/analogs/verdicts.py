@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 from adelie_assets.calendar import trading_days
 from adelie_assets.defs.analogs.features import FEATURES
 from adelie_assets.defs.analogs.search import MIN_GAP_DAYS
+from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 CATEGORIES = ("급등주", "급락주", "거래량", "대형주")
 SELECTION_REASONS = ("top_gainer", "top_loser", "high_volume")

@@ -9,11 +9,18 @@ daily_pipeline = define_asset_job(
     # market_data run before historical_cases and a failed one keeps it from running.
     # market_indices joins this list when its asset lands (issue 12, indices helper).
     selection=AssetSelection.assets(
-        "market_data", "daily_themes", "analog_features", "market_analogs", "historical_cases"
+        "market_data",
+        "daily_themes",
+        "analog_features",
+        "market_analogs",
+        "historical_cases",
+        "app_briefing",
+        "app_cases",
     ),
     executor_def=in_process_executor,
     description=(
-        "market_data, then daily_themes, analog_features, market_analogs and historical_cases, each with "
-        "its checks, for one KRX trading day; a failed step or blocking check skips what depends on it."
+        "market_data, then daily_themes, analog_features, market_analogs, historical_cases and the app "
+        "feed, each with its checks, for one KRX trading day; a failed step or blocking check skips "
+        "what depends on it."
     ),
 )

@@ -1,0 +1,210 @@
+"""Publish one trading day into the app's tables, in one transaction, replacing exactly that day.
+
+How a day's rows are identified (the app's tables have no partition column):
+- its briefing: `daily_briefings.briefing_date` = the day; its stocks: `briefing_stocks.briefing_id`;
+- its matches: `case_matches.matched_at` on the day (we write the trading day at 00:00);
+- its cases: the `historical_cases` rows those matches point to. A case itself is identified by
+  `(title, event_year)`, the key of the app's later UNIQUE constraint, so publishing behaves the same
+  with and without it: a case that already exists is updated in place (same id, `view_count` and
+  `created_at` kept), a new one is inserted.
+
+Re-publishing a day therefore rewrites its briefing, stocks, matches and cases; a case it no longer
+matches is deleted unless another day still matches it or the app counted views on it (then it stays,
+unlinked, so that links users saved keep working). A case shared with a LATER day keeps the later
+day's content. Child rows (stocks, matches, relations) are updated in place when their key is unchanged, so
+columns the app added and fills itself keep their values. Nothing is altered, dropped or truncated.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from adelie_assets.defs.app.content import CaseFeed, DayFeed
+from adelie_assets.defs.app.tables import AppTables
+
+PUBLISH_LOCK = zlib.crc32(b"adelie_assets.app.publish")
+
+
+@dataclass
+class PublishResult:
+    briefing_id: int
+    stocks: int
+    cases_inserted: int = 0
+    cases_updated: int = 0
+    cases_owned_by_later_day: int = 0
+    stale_cases_deleted: int = 0
+    stale_cases_kept: int = 0
+    matches: int = 0
+    relations: int = 0
+
+    def as_metadata(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def _now() -> datetime:
+    # The app's timestamps are `timestamp without time zone`, in UTC.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _insert(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+
+
+def _sync_children(
+    conn: Connection,
+    table: sa.Table,
+    parent: sa.ColumnElement[bool],
+    key: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    on_insert: dict[str, Any],
+) -> int:
+    """Make the rows under `parent` equal to `rows`: update by `key` in place, insert, delete the rest."""
+    existing: dict[tuple[Any, ...], list[int]] = {}
+    for row in conn.execute(
+        sa.select(table.c.id, *(table.c[k] for k in key)).where(parent).order_by(table.c.id)
+    ):
+        existing.setdefault(tuple(row[1:]), []).append(int(row[0]))
+    for values in rows:
+        ids = existing.get(tuple(values[k] for k in key))
+        if ids:
+            conn.execute(table.update().where(table.c.id == ids.pop(0)).values(**values))
+        else:
+            conn.execute(table.insert().values(**values, **on_insert))
+    leftover = [i for ids in existing.values() for i in ids]
+    if leftover:
+        conn.execute(table.delete().where(table.c.id.in_(leftover)))
+    return len(rows)
+
+
+def _find_case(conn: Connection, cases: sa.Table, case: CaseFeed, previous: set[int]) -> int | None:
+    same_year = (
+        cases.c.event_year.is_(None) if case.event_year is None else cases.c.event_year == case.event_year
+    )
+    query = (
+        sa.select(cases.c.id)
+        .where(cases.c.title == case.title, same_year)
+        # The row this day published before, else the oldest one (the app may hold duplicates).
+        .order_by(sa.case((cases.c.id.in_(sorted(previous)), 0), else_=1), cases.c.id)
+        .limit(1)
+    )
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
+
+
+def _delete_stale(conn: Connection, t: AppTables, case_id: int, result: PublishResult) -> None:
+    still_matched = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(t.case_matches)
+        .where(t.case_matches.c.matched_case_id == case_id)
+    ).scalar_one()
+    views = conn.execute(sa.select(t.historical_cases.c.view_count).where(t.historical_cases.c.id == case_id))
+    view_count = views.scalar()
+    if still_matched or (view_count or 0) > 0:
+        result.stale_cases_kept += 1
+        return
+    postgres = conn.dialect.name == "postgresql"
+    # On Postgres a table the app added may reference the case: then keep it rather than fail the day.
+    savepoint = conn.begin_nested() if postgres else None
+    try:
+        conn.execute(t.case_stock_relations.delete().where(t.case_stock_relations.c.case_id == case_id))
+        conn.execute(t.historical_cases.delete().where(t.historical_cases.c.id == case_id))
+    except sa.exc.IntegrityError:
+        if savepoint is None:
+            raise
+        savepoint.rollback()
+        result.stale_cases_kept += 1
+        return
+    if savepoint is not None:
+        savepoint.commit()
+    result.stale_cases_deleted += 1
+
+
+def publish_day_in(
+    conn: Connection, t: AppTables, feed: DayFeed, now: datetime | None = None
+) -> PublishResult:
+    """Publish `feed` within the caller's transaction (see `publish_day`)."""
+    now = now or _now()
+    start = feed.matched_at
+    end = start + timedelta(days=1)
+    on_day = sa.and_(t.case_matches.c.matched_at >= start, t.case_matches.c.matched_at < end)
+    if conn.dialect.name == "postgresql":
+        # One publisher at a time: two days may share a case, and the lookup-then-insert must not race.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
+
+    previous = {
+        int(i) for i in conn.execute(sa.select(t.case_matches.c.matched_case_id).where(on_day)).scalars()
+    }
+
+    briefings = t.daily_briefings
+    briefing = {k: feed.briefing[k] for k in ("market_summary", "top_keywords")}
+    briefing_id = conn.execute(
+        sa.select(briefings.c.id).where(briefings.c.briefing_date == feed.day)
+    ).scalar()
+    if briefing_id is None:
+        briefing_id = _insert(conn, briefings, {"briefing_date": feed.day, **briefing, "created_at": now})
+    else:
+        conn.execute(briefings.update().where(briefings.c.id == briefing_id).values(**briefing))
+    result = PublishResult(briefing_id=int(briefing_id), stocks=0)
+    result.stocks = _sync_children(
+        conn,
+        t.briefing_stocks,
+        t.briefing_stocks.c.briefing_id == briefing_id,
+        ("stock_code", "selection_reason"),
+        [{**row, "briefing_id": briefing_id} for row in feed.stocks],
+        {"created_at": now},
+    )
+
+    cases = t.historical_cases
+    published: set[int] = set()
+    matches: list[dict[str, Any]] = []
+    for case in feed.cases:
+        case_id = _find_case(conn, cases, case, previous)
+        owned_by_later_day = False
+        if case_id is None:
+            case_id = _insert(
+                conn, cases, {**case.values, "view_count": 0, "created_at": now, "updated_at": now}
+            )
+            result.cases_inserted += 1
+        else:
+            later = sa.select(t.case_matches.c.id).where(
+                t.case_matches.c.matched_case_id == case_id, t.case_matches.c.matched_at >= end
+            )
+            owned_by_later_day = conn.execute(later.limit(1)).first() is not None
+            if owned_by_later_day:
+                result.cases_owned_by_later_day += 1
+            else:
+                conn.execute(
+                    cases.update().where(cases.c.id == case_id).values(**case.values, updated_at=now)
+                )
+                result.cases_updated += 1
+        published.add(case_id)
+        if not owned_by_later_day:
+            result.relations += _sync_children(
+                conn,
+                t.case_stock_relations,
+                t.case_stock_relations.c.case_id == case_id,
+                ("stock_code",),
+                [{**r, "case_id": case_id} for r in case.relations],
+                {},
+            )
+        matches.extend({**match, "matched_case_id": case_id, "matched_at": start} for match in case.matches)
+
+    result.matches = _sync_children(
+        conn, t.case_matches, on_day, ("current_keyword", "matched_case_id"), matches, {}
+    )
+
+    for stale in sorted(previous - published):
+        _delete_stale(conn, t, stale, result)
+    return result
+
+
+def publish_day(engine: sa.Engine, t: AppTables, feed: DayFeed, now: datetime | None = None) -> PublishResult:
+    """Replace the day's rows in one transaction: all of it is published, or nothing changes."""
+    with engine.begin() as conn:
+        return publish_day_in(conn, t, feed, now)
