@@ -12,6 +12,8 @@ from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.market.checks import market_data_checks
+from adelie_assets.defs.market.index_checks import market_indices_checks
+from adelie_assets.defs.market.indices import market_indices
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
 from adelie_assets.defs.pipeline.jobs import daily_pipeline
@@ -19,8 +21,8 @@ from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.defs.resources import build_resources
 
 defs = Definitions(
-    assets=[market_data, historical_cases],
-    asset_checks=[*market_data_checks, *historical_cases_checks],
+    assets=[market_data, market_indices, historical_cases],
+    asset_checks=[*market_data_checks, *market_indices_checks, *historical_cases_checks],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
     sensors=[alert_on_run_failure, catch_up_missed_days],

@@ -31,6 +31,7 @@ from adelie_assets.resources.warehouse_schema import (
     llm_cache_table,
     lock_key,
     market_data_table,
+    market_indices_table,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "historical_cases_table",
     "llm_cache_table",
     "market_data_table",
+    "market_indices_table",
 ]
 
 
@@ -83,6 +85,11 @@ class Warehouse(ConfigurableResource):
         """Replace the rows of `days` with `frame` (columns of the market_data table), atomically."""
         columns = [c.name for c in market_data_table.columns]
         return self._replace(market_data_table, days, frame[columns])
+
+    def replace_rows(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
+        """Replace the rows of `days` in `table` with `frame` (its columns), atomically."""
+        columns = [c.name for c in table.columns if c.server_default is None]
+        return self._replace(table, days, frame[columns] if not frame.empty else frame)
 
     def replace_historical_cases(self, days: Sequence[date], frame: pd.DataFrame) -> int:
         columns = [c.name for c in historical_cases_table.columns if c.name != "created_at"]

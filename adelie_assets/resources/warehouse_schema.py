@@ -49,6 +49,23 @@ historical_cases_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+# Contract tables of issue 12/13 (notes: contract-12-13). market_indices is shared with the
+# indices helper's `market_indices` asset.
+market_indices_table = sa.Table(
+    "market_indices",
+    metadata,
+    sa.Column("trade_date", sa.Date, primary_key=True),
+    sa.Column("index_name", sa.String(8), primary_key=True),  # 'KOSPI' | 'KOSDAQ'
+    sa.Column("open", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("close", sa.Float),
+    sa.Column("change_pct", sa.Float),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("trading_value", sa.BigInteger),
+    sa.Column("market_cap", sa.BigInteger),
+)
+
 # LLM answers by request hash: re-materializing a day whose inputs, prompt and model did not
 # change costs no tokens.
 llm_cache_table = sa.Table(

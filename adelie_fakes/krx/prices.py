@@ -25,6 +25,7 @@ _HALTED_FIELDS = {
 }
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 _SEED = 0x4B5258  # any constant works; changing it changes every synthetic price
 _CHECKPOINT_DAYS = 16  # trades memory for the length of the walk from the nearest stored day
@@ -122,6 +123,7 @@ class _SyntheticMarket:
         self.halted = np.array([row["ACC_TRDVOL"] == "0" for row in rows])
         self.volume0 = np.array([max(_num(row["ACC_TRDVOL"]), 1) for row in rows], dtype=np.float64)
         self.shares = [_num(row["LIST_SHRS"]) for row in rows]
+        self.shares_array = np.array(self.shares, dtype=np.int64)
         self.limit = np.where(markets == "KNX", 0.15, 0.30)
         rng = np.random.default_rng([_SEED, 0])
         self.sigma = rng.uniform(0.008, 0.022, n) * np.where(markets == "STK", 1.0, 1.3)
@@ -198,7 +200,9 @@ class _SyntheticMarket:
             close = self._state(ordinal)
             return self._backward(close, ordinal), close
 
-    def trading_rows(self, day: dt.date, indices: list[int]) -> list[dict[str, str]]:
+    def day_arrays(self, day: dt.date) -> dict[str, IntArray]:
+        """Every template ticker's previous close and the day's open/high/low/close/volume/value, as
+        served (halted tickers: their price arrays hold the close; volume and value are theirs)."""
         previous, close = self.previous_and_close(day)
         n = len(self.rows)
         rng = np.random.default_rng([_SEED, day.toordinal(), 1])
@@ -214,8 +218,23 @@ class _SyntheticMarket:
         low = np.minimum(np.maximum(np.maximum(_floor_tick(body_low * (1.0 - down)), lower), 1.0), body_low)
         realised = np.abs(close / previous - 1.0)
         factor = np.clip(volume_noise * (1.0 + 8.0 * realised), *_VOLUME_FACTOR_RANGE)
-        volume = np.maximum(np.round(self.volume0 * factor), 1.0)
+        volume = np.maximum(np.round(self.volume0 * factor), 1.0).astype(np.int64)
+        arrays = {
+            "previous": previous.astype(np.int64),
+            "close": close.astype(np.int64),
+            "open": np.where(self.halted, close, open_).astype(np.int64),
+            "high": np.where(self.halted, close, high).astype(np.int64),
+            "low": np.where(self.halted, close, low).astype(np.int64),
+            "upper": upper.astype(np.int64),
+            "lower": lower.astype(np.int64),
+            "volume": np.where(self.halted, 0, volume),
+        }
+        c, h, lo = arrays["close"], arrays["high"], arrays["low"]
+        arrays["value"] = arrays["volume"] * (h + lo + 2 * c) // 4
+        return arrays
 
+    def trading_rows(self, day: dt.date, indices: list[int]) -> list[dict[str, str]]:
+        a = self.day_arrays(day)
         out: list[dict[str, str]] = []
         for i in indices:
             row = dict(self.rows[i])
@@ -224,18 +243,13 @@ class _SyntheticMarket:
                 out.append(row)
                 continue
             p, c, o, h, lo, v = (
-                int(previous[i]),
-                int(close[i]),
-                int(open_[i]),
-                int(high[i]),
-                int(low[i]),
-                int(volume[i]),
+                int(a[key][i]) for key in ("previous", "close", "open", "high", "low", "volume")
             )
             change = c - p
             if change > 0:
-                tp = "4" if c == int(upper[i]) else "1"
+                tp = "4" if c == int(a["upper"][i]) else "1"
             elif change < 0:
-                tp = "5" if c == int(lower[i]) else "2"
+                tp = "5" if c == int(a["lower"][i]) else "2"
             else:
                 tp = "3"
             row.update(
@@ -247,7 +261,7 @@ class _SyntheticMarket:
                 TDD_HGPRC=_fmt(h),
                 TDD_LWPRC=_fmt(lo),
                 ACC_TRDVOL=_fmt(v),
-                ACC_TRDVAL=_fmt(v * (h + lo + 2 * c) // 4),
+                ACC_TRDVAL=_fmt(int(a["value"][i])),
                 MKTCAP=_fmt(c * self.shares[i]),
             )
             out.append(row)

@@ -1,4 +1,4 @@
-"""The daily job: both assets of one trading day, in dependency order."""
+"""The daily job: every asset of one trading day, in dependency order."""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
@@ -7,10 +7,10 @@ daily_pipeline = define_asset_job(
     name="daily_pipeline",
     # AssetSelection.assets() includes the assets' checks (verified on 1.13): the blocking checks of
     # market_data run before historical_cases and a failed one keeps it from running.
-    selection=AssetSelection.assets("market_data", "historical_cases"),
+    selection=AssetSelection.assets("market_data", "market_indices", "historical_cases"),
     executor_def=in_process_executor,
     description=(
-        "market_data, its checks, then historical_cases and its checks for one KRX trading day; a failed "
-        "step or blocking check skips what depends on it."
+        "market_data and market_indices with their checks, then historical_cases and its checks for one "
+        "KRX trading day; a failed step or blocking check skips what depends on it."
     ),
 )
