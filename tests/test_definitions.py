@@ -65,7 +65,7 @@ def test_definitions_hold_the_product() -> None:
     repo = defs.get_repository_def()
     graph = repo.asset_graph
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"market_data", "historical_cases"}
+    assert keys == {"market_data", "market_indices", "historical_cases"}
     parents = graph.get(AssetKey("historical_cases")).parent_keys
     assert {k.to_user_string() for k in parents} == {"market_data"}
     assert {s.name for s in repo.schedule_defs} >= {"daily_pipeline_schedule"}
