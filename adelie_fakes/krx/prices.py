@@ -29,6 +29,7 @@ IntArray = npt.NDArray[np.int64]
 
 _SEED = 0x4B5258  # any constant works; changing it changes every synthetic price
 _CHECKPOINT_DAYS = 16  # trades memory for the length of the walk from the nearest stored day
+_RECENT_DAYS = 64  # states kept besides the checkpoints (~20 KB each)
 _REVERSION = 0.02  # pulls each close back towards its 2021-01-04 close, so prices stay plausible for decades
 _JUMP_PROBABILITY = 0.003  # a handful of big movers per day across 2,531 tickers
 _BACKWARD_MARGIN = 0.03  # walking backwards, rounding of the previous close must not break the daily limit
@@ -129,6 +130,7 @@ class _SyntheticMarket:
         self.sigma = rng.uniform(0.008, 0.022, n) * np.where(markets == "STK", 1.0, 1.3)
         self._anchor = _ANCHOR.toordinal()
         self._states: dict[int, FloatArray] = {self._anchor: self.close0}
+        self._recent: dict[int, FloatArray] = {}  # the last states asked for, oldest first
         self._lock = threading.Lock()
 
     def _shock(self, ordinal: int) -> FloatArray:
@@ -164,6 +166,27 @@ class _SyntheticMarket:
         """Closes at the end of calendar day ``ordinal``. Must hold ``self._lock``."""
         if ordinal in self._states:
             return self._states[ordinal]
+        if ordinal in self._recent:
+            return self._recent[ordinal]
+        state = self._step_from_recent(ordinal)
+        if state is None:
+            state = self._walk(ordinal)
+        self._recent[ordinal] = state
+        if len(self._recent) > _RECENT_DAYS:
+            del self._recent[next(iter(self._recent))]
+        return state
+
+    def _step_from_recent(self, ordinal: int) -> FloatArray | None:
+        # A backfill asks for consecutive days: one step from yesterday's state, not a walk from a checkpoint.
+        if ordinal > self._anchor and ordinal - 1 in self._recent:
+            previous = self._recent[ordinal - 1]
+            return self._forward(previous, ordinal) if _is_trading_ordinal(ordinal) else previous
+        if ordinal < self._anchor and ordinal + 1 in self._recent:
+            following = self._recent[ordinal + 1]
+            return self._backward(following, ordinal + 1) if _is_trading_ordinal(ordinal + 1) else following
+        return None
+
+    def _walk(self, ordinal: int) -> FloatArray:
         anchor, step = self._anchor, _CHECKPOINT_DAYS
         if ordinal > anchor:
             k = (ordinal - anchor) // step
