@@ -110,12 +110,10 @@ def test_real_answer_for_a_holiday_only_range_has_no_rows():
 
 def test_pykrx_reads_the_recorded_answer_through_the_fake(fake_krx: FakeKrx):
     krx = krx_for(fake_krx)
-    pykrx = krx._ensure_session()
     raw = krx._call("KOSPI index", lambda p: p.index_cls().fetch("001", "1", "20210101", "20210130"))
     assert parse_index_rows(raw, "KOSPI").equals(
         parse_index_rows(_sample("MDCSTAT00301_endDd=20210130_indIdx=1_indIdx2=001_strtDd=20210101"), "KOSPI")
     )
-    assert pykrx is not None
 
 
 # --- the asset ---------------------------------------------------------------------------------
