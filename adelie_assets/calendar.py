@@ -1,7 +1,8 @@
 """The KRX trading calendar: which days are partitions, and when a day's data is final.
 
 A trading day is a weekday that is not a KRX closure in `holidays.financial_holidays("XKRX")`
-(which, unlike exchange_calendars' XKRX, knows the 2026/2027 closures including election days).
+(which, unlike exchange_calendars' XKRX, knows the 2026/2027 closures including election days)
+or in EXTRA_CLOSURES (the few closures of 1999/2000 it does not know).
 KRX publishes a day's final data after 18:00 KST, so partition D exists from D 18:00 KST on.
 """
 
@@ -17,8 +18,21 @@ from dagster import TimeWindowPartitionsDefinition
 
 KST = ZoneInfo("Asia/Seoul")
 
-# Ten years and more of history: enough for the app's "years ago" cases and for long backfills.
-FIRST_TRADING_DAY = date(2015, 1, 2)
+# The first trading day of 2000: the 2000 dot-com crash and the 2008 crisis are the episodes the app's
+# cases want. holidays' XKRX calendar starts in 2000 (start_year); KRX answers per-ticker quotes from
+# 1995 on (README, "Partitions and the schedule").
+FIRST_TRADING_DAY = date(2000, 1, 4)
+
+# KRX closures that holidays.financial_holidays("XKRX") does not know (it derives the years before
+# 2001 from today's rules), from the newspapers of the day: the Y2K closure (Hankook Ilbo 1999-12-27;
+# KOSPI opened 2000 on 01-04) and 2000's longer year-end closure (last trading day 2000-12-26: Donga,
+# Hankyung, JoongAng of that day).
+EXTRA_CLOSURES: dict[date, str] = {
+    **{date(1999, 12, day): "Y2K closure" for day in (29, 30, 31)},
+    date(2000, 1, 3): "Y2K closure",
+    date(2000, 12, 27): "End of Year Holiday",
+    date(2000, 12, 28): "End of Year Holiday",
+}
 
 # KRX's closing-price data is final after the post-market session; 18:00 KST leaves a margin.
 DATA_FINAL_AT = time(18, 0)
@@ -32,8 +46,15 @@ class PartitionKeyError(ValueError):
 
 
 @cache
+def _closure_names(year: int) -> dict[date, str]:
+    names = dict(holidays.financial_holidays("XKRX", years=year))
+    names.update({day: name for day, name in EXTRA_CLOSURES.items() if day.year == year})
+    return names
+
+
+@cache
 def _closures(year: int) -> frozenset[date]:
-    return frozenset(holidays.financial_holidays("XKRX", years=year).keys())
+    return frozenset(_closure_names(year))
 
 
 def is_trading_day(day: date) -> bool:
@@ -42,8 +63,7 @@ def is_trading_day(day: date) -> bool:
 
 def closure_name(day: date) -> str | None:
     """The holiday's name if KRX is closed on a weekday, else None."""
-    names = holidays.financial_holidays("XKRX", years=day.year)
-    return names.get(day) if day.weekday() < 5 else None
+    return _closure_names(day.year).get(day) if day.weekday() < 5 else None
 
 
 def previous_trading_day(day: date) -> date:

@@ -17,6 +17,8 @@ from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.market.checks import market_data_checks
+from adelie_assets.defs.market.index_checks import market_indices_checks
+from adelie_assets.defs.market.indices import market_indices
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
 from adelie_assets.defs.pipeline.jobs import daily_pipeline
@@ -24,8 +26,22 @@ from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.defs.resources import build_resources
 
 defs = Definitions(
-    assets=[market_data, daily_themes, analog_features, market_analogs, historical_cases, app_feed],
-    asset_checks=[*market_data_checks, *analog_checks, *historical_cases_checks, *app_feed_checks],
+    assets=[
+        market_data,
+        market_indices,
+        daily_themes,
+        analog_features,
+        market_analogs,
+        historical_cases,
+        app_feed,
+    ],
+    asset_checks=[
+        *market_data_checks,
+        *market_indices_checks,
+        *analog_checks,
+        *historical_cases_checks,
+        *app_feed_checks,
+    ],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
     sensors=[alert_on_run_failure, catch_up_missed_days],

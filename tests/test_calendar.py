@@ -15,6 +15,15 @@ from adelie_assets.calendar import (
 )
 
 KNOWN_CLOSURES = [
+    "2000-01-03",  # Y2K (not in holidays: calendar.EXTRA_CLOSURES)
+    "2000-12-27",  # 2000's year-end closure after the last trading day 12-26 (EXTRA_CLOSURES)
+    "2000-12-28",
+    "2000-12-29",
+    "2002-07-01",  # World Cup semi-final celebration
+    "2008-02-06",  # Seollal 2008
+    "2008-02-07",
+    "2008-02-08",
+    "2008-12-31",
     "2025-01-28",
     "2025-01-29",
     "2025-01-30",
@@ -60,10 +69,16 @@ def test_plain_weekdays_are_partitions() -> None:
         "2026-09-28",
         "2026-11-27",
         "2015-01-02",
+        "2000-01-04",
+        "2000-12-26",
+        "2008-02-05",
+        "2008-02-11",
+        "2008-10-24",
     ]:
         assert key in keys
     # Every partition is a trading day and every trading day since the start is a partition.
-    assert sorted(keys) == [d.isoformat() for d in trading_days(date(2015, 1, 2), date(2026, 11, 27))]
+    assert sorted(keys) == [d.isoformat() for d in trading_days(date(2000, 1, 4), date(2026, 11, 27))]
+    assert min(keys) == "2000-01-04" and len(keys) == 6_631
 
 
 @pytest.mark.parametrize(
@@ -115,7 +130,8 @@ def test_known_dagster_quirk_offers_next_day_early_and_asset_refuses_it(
         ),
         ("20261127", "is malformed: use a KRX trading day as YYYY-MM-DD"),
         ("2026-02-30", "is not a calendar date"),
-        ("2014-12-30", "is before the first partition 2015-01-02"),
+        ("1999-12-28", "is before the first partition 2000-01-04"),
+        ("2000-01-03", "is a KRX closure (Y2K closure). The previous trading day is 1999-12-28"),
         ("2026-12-01", "is not final yet: KRX publishes final daily data after 2026-12-01 18:00 KST"),
     ],
 )

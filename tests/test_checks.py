@@ -53,7 +53,8 @@ ANALOG_CHECKS = {
     ("analog_features", "features_cover_the_day"),
     ("market_analogs", "analogs_are_sound"),
 }
-WARN_CHECKS = {"row_count_stable", "within_price_limit"}
+INDEX_CHECKS = {"both_indices_present", "index_values_plausible", "index_move_plausible"}
+WARN_CHECKS = {"row_count_stable", "within_price_limit", "index_move_plausible"}
 
 
 class TamperedKRX(KRX):
@@ -153,7 +154,9 @@ def test_checks_are_registered_partitioned_and_in_the_daily_job() -> None:
     keys = job.asset_layer.asset_graph.asset_check_keys
     assert {(k.asset_key.to_user_string(), k.name) for k in keys} == {
         ("market_data", n) for n in MARKET_CHECKS
-    } | {("historical_cases", n) for n in CASES_CHECKS} | ANALOG_CHECKS
+    } | {("market_indices", n) for n in INDEX_CHECKS} | {
+        ("historical_cases", n) for n in CASES_CHECKS
+    } | ANALOG_CHECKS
     graph = defs.get_repository_def().asset_graph
     for key in keys:
         spec = graph.get_check_spec(key)
@@ -171,7 +174,7 @@ def test_a_good_day_passes_every_check_with_its_figures(fakes, warehouse_url: st
     result = run_pipeline(fakes, warehouse, seed=False)
     assert result.success
     found = evaluations(result)
-    assert set(found) == MARKET_CHECKS | CASES_CHECKS | {name for _, name in ANALOG_CHECKS}
+    assert set(found) == MARKET_CHECKS | INDEX_CHECKS | CASES_CHECKS | {name for _, name in ANALOG_CHECKS}
     for name, (evaluation,) in found.items():
         assert evaluation.passed, (name, evaluation.description)
         assert evaluation.partition == KEY and evaluation.metadata

@@ -155,8 +155,11 @@ def test_market_data_failure_skips_historical_cases_by_the_graph(fakes, sqlite_w
         krx_fake.clear_fault()
     assert not result.success
     assert "LOGOUT" in step_failures(result)["market_data"]
-    assert executed_steps(result) == {"market_data"}
+    # market_indices fails on the same LOGOUT; nothing downstream of market_data runs.
+    assert executed_steps(result) == {"market_data", "market_indices"}
     run_failure = [e.message for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
-    assert run_failure == ["Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data']."]
+    assert run_failure == [
+        "Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data', 'market_indices']."
+    ]
     assert llm_fake.completion_count == 0
     assert warehouse.read_historical_cases([date(2026, 11, 26)]).empty

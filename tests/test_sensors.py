@@ -187,7 +187,12 @@ def test_alert_posts_a_slack_payload_with_job_partition_steps_error_and_link(
     header, summary, error_block, actions = payload["blocks"]
     assert header["text"]["text"] == "Run failed: daily_pipeline 2026-11-27"
     fields = [f["text"] for f in summary["fields"]]
-    assert fields[:3] == ["*Job*\ndaily_pipeline", "*Partition*\n2026-11-27", "*Failed step(s)*\nmarket_data"]
+    # LOGOUT fails both KRX steps.
+    assert fields[:3] == [
+        "*Job*\ndaily_pipeline",
+        "*Partition*\n2026-11-27",
+        "*Failed step(s)*\nmarket_data, market_indices",
+    ]
     assert fields[3] == f"*Run*\n<{link}|{run_id[:8]}>"
     error = error_block["text"]["text"]
     assert error.startswith("```market_data: ") and "LOGOUT" in error and error.endswith("```")

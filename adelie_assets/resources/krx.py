@@ -12,7 +12,7 @@ import contextlib
 import io
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -22,6 +22,7 @@ from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
 from adelie_assets.resources.krx_errors import KrxConfigError, KrxError, KrxLoginError, KrxTransientError
+from adelie_assets.resources.krx_indices import INDEX_COLUMNS, INDICES, parse_index_rows
 from adelie_assets.resources.krx_quotes import COLUMNS, MARKETS, parse_quotes
 from adelie_assets.resources.krx_session import (
     DATA_PATH,
@@ -34,6 +35,7 @@ from adelie_assets.resources.krx_session import (
 
 __all__ = [
     "COLUMNS",
+    "INDEX_COLUMNS",
     "KRX",
     "KrxConfigError",
     "KrxError",
@@ -178,8 +180,8 @@ class KRX(ConfigurableResource):
             return KrxTransientError(f"Could not connect to KRX for {what}: network or KRX outage.")
         return KrxError(f"KRX call for {what} failed: {type(exc).__name__}: {exc}")
 
-    def _fetch_raw(self, market_code: str, day: date) -> pd.DataFrame:
-        what = f"{MARKETS[market_code]} quotes of {day}"
+    def _call(self, what: str, request: Callable[[_Pykrx], pd.DataFrame]) -> pd.DataFrame:
+        """One KRX call under the lock and polite delay, retried for transient failures only."""
         backoff = self.retry_backoff_seconds
         for attempt in range(1, self.max_attempts + 1):
             pykrx = self._ensure_session()
@@ -187,7 +189,7 @@ class KRX(ConfigurableResource):
             self._session.session.last_response = None
             try:
                 with self._polite_call(), contextlib.redirect_stdout(io.StringIO()):
-                    return pykrx.quotes_cls().fetch(day.strftime("%Y%m%d"), market_code)
+                    return request(pykrx)
             except Exception as exc:  # pykrx surfaces KRX trouble as assorted exceptions
                 error = self._explain_bad_answer(what, exc)
                 if not isinstance(error, KrxTransientError) or attempt == self.max_attempts:
@@ -198,6 +200,10 @@ class KRX(ConfigurableResource):
                 time.sleep(backoff)
                 backoff *= 2
         raise AssertionError("unreachable")
+
+    def _fetch_raw(self, market_code: str, day: date) -> pd.DataFrame:
+        what = f"{MARKETS[market_code]} quotes of {day}"
+        return self._call(what, lambda pykrx: pykrx.quotes_cls().fetch(day.strftime("%Y%m%d"), market_code))
 
     def fetch_day(self, day: date) -> pd.DataFrame:
         """All KOSPI and KOSDAQ tickers of one trading day, typed, or a KrxError saying why not."""
@@ -218,3 +224,41 @@ class KRX(ConfigurableResource):
                 )
             frames.append(parsed)
         return pd.concat(frames, ignore_index=True)
+
+    def fetch_indices(self, days: Sequence[date]) -> pd.DataFrame:
+        """KOSPI and KOSDAQ composite of each of `days`, typed: one KRX call per index for the whole
+        span, or a KrxError saying why not (nothing is returned for a partly bad answer)."""
+        wanted = sorted(set(days))
+        start, end = wanted[0], wanted[-1]
+        span = str(start) if start == end else f"{start}..{end}"
+        frames = []
+        for name, (group, code) in INDICES.items():
+            raw = self._call(
+                f"the {name} index of {span}",
+                lambda pykrx, group=group, code=code: pykrx.index_cls().fetch(
+                    code, group, start.strftime("%Y%m%d"), end.strftime("%Y%m%d")
+                ),
+            )
+            if raw.empty:
+                raise KrxError(
+                    f"KRX returned no {name} index rows for {span}, which the KRX calendar calls trading "
+                    "days: check KRX_ID/KRX_PW (a missing login can return empty answers) or whether KRX "
+                    "is having an outage."
+                )
+            parsed = parse_index_rows(raw, name)
+            if parsed["close"].isna().all() or parsed["close"].fillna(0).eq(0).all():
+                raise KrxError(
+                    f"KRX returned the {name} index without values ('-') for {span}: KRX has not "
+                    "published the day(s) yet (outage), or the answer is a closed day's."
+                )
+            by_day = parsed.set_index("trade_date")
+            missing = [day for day in wanted if day not in by_day.index or not by_day.at[day, "close"] > 0]
+            if missing:
+                shown = ", ".join(str(day) for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
+                raise KrxError(
+                    f"KRX's {name} index answer for {span} has no value for {len(missing)} trading day(s) "
+                    f"({shown}): KRX has not published them yet, or they are closures missing from "
+                    "holidays.financial_holidays('XKRX')."
+                )
+            frames.append(parsed[parsed["trade_date"].isin(wanted)])
+        return pd.concat(frames, ignore_index=True)[INDEX_COLUMNS]

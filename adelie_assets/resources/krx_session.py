@@ -28,6 +28,7 @@ class _Pykrx:
     auth: Any
     krxio: Any
     quotes_cls: Any
+    index_cls: Any
 
 
 _pykrx_lock = threading.Lock()
@@ -44,10 +45,10 @@ def _load_pykrx() -> _Pykrx:
                 with contextlib.redirect_stdout(io.StringIO()):
                     from pykrx.website.comm import auth
                     from pykrx.website.krx import krxio
-                    from pykrx.website.krx.market.core import 전종목시세
+                    from pykrx.website.krx.market.core import 개별지수시세, 전종목시세
             finally:
                 os.environ.update(hidden)
-            _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세)
+            _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세, index_cls=개별지수시세)
         return _pykrx
 
 

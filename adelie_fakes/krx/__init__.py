@@ -16,7 +16,17 @@ pykrx 1.2.9 talks to KRX over plain HTTP with ``requests``. This module runs a r
   Without a logged-in ``JSESSIONID`` (when ``require_login``), KRX answers HTTP 400 with the plain body
   ``LOGOUT``.
 
-Only ``bld=dbms/MDC/STAT/standard/MDCSTAT01501`` is modelled. That is the quotes of every ticker on one
+Two ``bld`` values are modelled. ``dbms/MDC/STAT/standard/MDCSTAT00301`` is one index's daily OHLCV over
+a range (pykrx's ``개별지수시세``; ``indIdx`` 1 KOSPI / 2 KOSDAQ, ``indIdx2=001``, ``strtDd``/``endDd``):
+``{"output": [rows newest first], ...}`` with dates ``2021/01/22`` and numbers like ``"3,140.63"``. The
+three recorded KOSPI answers are served verbatim for exactly their request; otherwise the index is its
+market's total market cap of the template tickers, scaled to the real 2021-01-04 close, so its change
+is the market-cap-weighted change of the quotes served for that day, and its volume, value and cap are
+their sums (see ``indices.py``). A holiday-only range or an unknown index answers ``"output": []``.
+For faults an index request counts as a request for its market (1: STK, 2: KSQ); ``all_dash`` and
+``empty_rows`` dash or drop its rows. ``DataRequest.ind_idx/strt_dd/end_dd`` log the index and range.
+
+``dbms/MDC/STAT/standard/MDCSTAT01501`` is the quotes of every ticker on one
 day, which pykrx's ``전종목시세`` and ``get_market_ohlcv_by_ticker`` / ``get_market_cap_by_ticker``
 request. It takes ``mktId`` ``STK`` (KOSPI), ``KSQ`` (KOSDAQ), ``KNX`` (KONEX) or ``ALL`` and
 ``trdDd=YYYYMMDD``. The answer is ``{"OutBlock_1": [rows], "CURRENT_DATETIME": "..."}``:
@@ -40,8 +50,9 @@ request. It takes ``mktId`` ``STK`` (KOSPI), ``KSQ`` (KOSDAQ), ``KNX`` (KONEX) o
 * a non-trading day: every ticker, with "-" in the price, change, volume, value and cap fields and
   FLUC_TP_CD "3", like the recorded Saturday 20210123.
 * an unknown ``mktId``, or a ``trdDd`` that is not a date: ``{"OutBlock_1": [], ...}``.
-* any other ``bld``: HTTP 200 ``{"output": [], "CURRENT_DATETIME": ...}``. Real KRX answers this way
-  when a query has no data, so a client that asks for the wrong ``bld`` gets an empty, not an error.
+* any other ``bld`` (but MDCSTAT00301 above): HTTP 200 ``{"output": [], "CURRENT_DATETIME": ...}``.
+  Real KRX answers this way when a query has no data, so a client that asks for the wrong ``bld`` gets
+  an empty, not an error.
 
 Limits: the list of tickers is that of 2021-01-04 on every date (no listings, delistings or splits).
 A synthetic day right after 20210122 does not continue from the recorded 20210122 prices.

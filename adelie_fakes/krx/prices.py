@@ -25,9 +25,11 @@ _HALTED_FIELDS = {
 }
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 _SEED = 0x4B5258  # any constant works; changing it changes every synthetic price
 _CHECKPOINT_DAYS = 16  # trades memory for the length of the walk from the nearest stored day
+_RECENT_DAYS = 64  # states kept besides the checkpoints (~20 KB each)
 _REVERSION = 0.02  # pulls each close back towards its 2021-01-04 close, so prices stay plausible for decades
 _JUMP_PROBABILITY = 0.003  # a handful of big movers per day across 2,531 tickers
 _BACKWARD_MARGIN = 0.03  # walking backwards, rounding of the previous close must not break the daily limit
@@ -122,11 +124,13 @@ class _SyntheticMarket:
         self.halted = np.array([row["ACC_TRDVOL"] == "0" for row in rows])
         self.volume0 = np.array([max(_num(row["ACC_TRDVOL"]), 1) for row in rows], dtype=np.float64)
         self.shares = [_num(row["LIST_SHRS"]) for row in rows]
+        self.shares_array = np.array(self.shares, dtype=np.int64)
         self.limit = np.where(markets == "KNX", 0.15, 0.30)
         rng = np.random.default_rng([_SEED, 0])
         self.sigma = rng.uniform(0.008, 0.022, n) * np.where(markets == "STK", 1.0, 1.3)
         self._anchor = _ANCHOR.toordinal()
         self._states: dict[int, FloatArray] = {self._anchor: self.close0}
+        self._recent: dict[int, FloatArray] = {}  # the last states asked for, oldest first
         self._lock = threading.Lock()
 
     def _shock(self, ordinal: int) -> FloatArray:
@@ -162,6 +166,27 @@ class _SyntheticMarket:
         """Closes at the end of calendar day ``ordinal``. Must hold ``self._lock``."""
         if ordinal in self._states:
             return self._states[ordinal]
+        if ordinal in self._recent:
+            return self._recent[ordinal]
+        state = self._step_from_recent(ordinal)
+        if state is None:
+            state = self._walk(ordinal)
+        self._recent[ordinal] = state
+        if len(self._recent) > _RECENT_DAYS:
+            del self._recent[next(iter(self._recent))]
+        return state
+
+    def _step_from_recent(self, ordinal: int) -> FloatArray | None:
+        # A backfill asks for consecutive days: one step from yesterday's state, not a walk from a checkpoint.
+        if ordinal > self._anchor and ordinal - 1 in self._recent:
+            previous = self._recent[ordinal - 1]
+            return self._forward(previous, ordinal) if _is_trading_ordinal(ordinal) else previous
+        if ordinal < self._anchor and ordinal + 1 in self._recent:
+            following = self._recent[ordinal + 1]
+            return self._backward(following, ordinal + 1) if _is_trading_ordinal(ordinal + 1) else following
+        return None
+
+    def _walk(self, ordinal: int) -> FloatArray:
         anchor, step = self._anchor, _CHECKPOINT_DAYS
         if ordinal > anchor:
             k = (ordinal - anchor) // step
@@ -198,7 +223,9 @@ class _SyntheticMarket:
             close = self._state(ordinal)
             return self._backward(close, ordinal), close
 
-    def trading_rows(self, day: dt.date, indices: list[int]) -> list[dict[str, str]]:
+    def day_arrays(self, day: dt.date) -> dict[str, IntArray]:
+        """Every template ticker's previous close and the day's open/high/low/close/volume/value, as
+        served (halted tickers: their price arrays hold the close; volume and value are theirs)."""
         previous, close = self.previous_and_close(day)
         n = len(self.rows)
         rng = np.random.default_rng([_SEED, day.toordinal(), 1])
@@ -214,8 +241,23 @@ class _SyntheticMarket:
         low = np.minimum(np.maximum(np.maximum(_floor_tick(body_low * (1.0 - down)), lower), 1.0), body_low)
         realised = np.abs(close / previous - 1.0)
         factor = np.clip(volume_noise * (1.0 + 8.0 * realised), *_VOLUME_FACTOR_RANGE)
-        volume = np.maximum(np.round(self.volume0 * factor), 1.0)
+        volume = np.maximum(np.round(self.volume0 * factor), 1.0).astype(np.int64)
+        arrays = {
+            "previous": previous.astype(np.int64),
+            "close": close.astype(np.int64),
+            "open": np.where(self.halted, close, open_).astype(np.int64),
+            "high": np.where(self.halted, close, high).astype(np.int64),
+            "low": np.where(self.halted, close, low).astype(np.int64),
+            "upper": upper.astype(np.int64),
+            "lower": lower.astype(np.int64),
+            "volume": np.where(self.halted, 0, volume),
+        }
+        c, h, lo = arrays["close"], arrays["high"], arrays["low"]
+        arrays["value"] = arrays["volume"] * (h + lo + 2 * c) // 4
+        return arrays
 
+    def trading_rows(self, day: dt.date, indices: list[int]) -> list[dict[str, str]]:
+        a = self.day_arrays(day)
         out: list[dict[str, str]] = []
         for i in indices:
             row = dict(self.rows[i])
@@ -224,18 +266,13 @@ class _SyntheticMarket:
                 out.append(row)
                 continue
             p, c, o, h, lo, v = (
-                int(previous[i]),
-                int(close[i]),
-                int(open_[i]),
-                int(high[i]),
-                int(low[i]),
-                int(volume[i]),
+                int(a[key][i]) for key in ("previous", "close", "open", "high", "low", "volume")
             )
             change = c - p
             if change > 0:
-                tp = "4" if c == int(upper[i]) else "1"
+                tp = "4" if c == int(a["upper"][i]) else "1"
             elif change < 0:
-                tp = "5" if c == int(lower[i]) else "2"
+                tp = "5" if c == int(a["lower"][i]) else "2"
             else:
                 tp = "3"
             row.update(
@@ -247,7 +284,7 @@ class _SyntheticMarket:
                 TDD_HGPRC=_fmt(h),
                 TDD_LWPRC=_fmt(lo),
                 ACC_TRDVOL=_fmt(v),
-                ACC_TRDVAL=_fmt(v * (h + lo + 2 * c) // 4),
+                ACC_TRDVAL=_fmt(int(a["value"][i])),
                 MKTCAP=_fmt(c * self.shares[i]),
             )
             out.append(row)

@@ -16,6 +16,7 @@ from adelie_fakes.krx import answers
 from adelie_fakes.krx.answers import ALL_TICKER_QUOTES_BLD, MARKETS, _serialise, quotes_answer
 from adelie_fakes.krx.faults import _ERROR_PAGES, DATA_FAULTS, FAULTS, LOGIN_FAULTS, _apply_row_fault, _Fault
 from adelie_fakes.krx.http import _Aborted, _Handler, _HttpServer
+from adelie_fakes.krx.indices import INDEX_OHLCV_BLD, apply_index_fault, index_answer, market_of
 from adelie_fakes.krx.prices import _krx_now
 
 DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
@@ -43,6 +44,10 @@ class DataRequest(NamedTuple):
     end: float
     status: int  # 0: no answer (cut off by stop())
     fault: str | None
+    # MDCSTAT00301 (an index over a range): mkt_id is the index's market (indIdx 1: STK, 2: KSQ).
+    ind_idx: str = ""
+    strt_dd: str = ""
+    end_dd: str = ""
 
 
 class FakeKrx:
@@ -310,6 +315,9 @@ class FakeKrx:
         start = time.monotonic()
         form = handler.form()
         bld, mkt_id, trd_dd = form.get("bld", ""), form.get("mktId", ""), form.get("trdDd", "")
+        index_range = (form.get("indIdx", ""), form.get("strtDd", ""), form.get("endDd", ""))
+        if bld == INDEX_OHLCV_BLD:
+            mkt_id = market_of(index_range[0])
         with self._lock:
             self._data_count += 1
             self._in_flight += 1
@@ -323,18 +331,22 @@ class FakeKrx:
             else:
                 fault = self._take_fault("data", mkt_id)
                 fault_name = None if fault is None else fault.name
-                response = self._answer_data(bld, mkt_id, trd_dd, fault)
+                response = self._answer_data(bld, mkt_id, trd_dd, fault, form)
         finally:
             # Logged before the answer is written, so a client that got its answer finds it in the log.
             status = 0 if response is None else response[0]
-            record = DataRequest(bld, mkt_id, trd_dd, start, time.monotonic(), status, fault_name)
+            record = DataRequest(
+                bld, mkt_id, trd_dd, start, time.monotonic(), status, fault_name, *index_range
+            )
             with self._lock:
                 self._in_flight -= 1
                 self._log.append(record)
         if response is not None:
             handler.answer(*response)
 
-    def _answer_data(self, bld: str, mkt_id: str, trd_dd: str, fault: _Fault | None) -> tuple[int, bytes]:
+    def _answer_data(
+        self, bld: str, mkt_id: str, trd_dd: str, fault: _Fault | None, form: dict[str, str]
+    ) -> tuple[int, bytes]:
         name = None if fault is None else fault.name
         if fault is not None and name == "logout":
             return 400, b"LOGOUT"
@@ -347,7 +359,10 @@ class FakeKrx:
         if fault is not None and name == "empty_body":
             return 200, b""
 
-        if bld != ALL_TICKER_QUOTES_BLD:
+        if bld == INDEX_OHLCV_BLD:
+            request = (form.get(k, "") for k in ("indIdx", "indIdx2", "strtDd", "endDd"))
+            payload = _serialise(apply_index_fault(index_answer(*request), fault))
+        elif bld != ALL_TICKER_QUOTES_BLD:
             payload = _serialise({"output": [], "CURRENT_DATETIME": _krx_now()})
         elif fault is not None and name in ("all_dash", "empty_rows", "huge_volume"):
             payload = _serialise(_apply_row_fault(quotes_answer(mkt_id, trd_dd), fault))

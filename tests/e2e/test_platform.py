@@ -63,7 +63,7 @@ def test_lineage_and_trading_day_partitions(platform: Platform) -> None:
 
     for node in (market, cases):
         assert node["partitionDefinition"]["type"] == "TIME_WINDOW"
-        assert node["partitionDefinition"]["description"].startswith("0 18 * * 1-5, starting 2015-01-02")
+        assert node["partitionDefinition"]["description"].startswith("0 18 * * 1-5, starting 2000-01-04")
         assert node["backfillPolicy"] == {"policyType": "MULTI_RUN", "maxPartitionsPerRun": 25}
     assert market["pools"] == ["krx"] and cases["pools"] == ["llm"]
 

@@ -7,9 +7,9 @@ daily_pipeline = define_asset_job(
     name="daily_pipeline",
     # AssetSelection.assets() includes the assets' checks (verified on 1.13): the blocking checks of
     # market_data run before historical_cases and a failed one keeps it from running.
-    # market_indices joins this list when its asset lands (issue 12, indices helper).
     selection=AssetSelection.assets(
         "market_data",
+        "market_indices",
         "daily_themes",
         "analog_features",
         "market_analogs",
@@ -19,8 +19,8 @@ daily_pipeline = define_asset_job(
     ),
     executor_def=in_process_executor,
     description=(
-        "market_data, then daily_themes, analog_features, market_analogs, historical_cases and the app "
-        "feed, each with its checks, for one KRX trading day; a failed step or blocking check skips "
-        "what depends on it."
+        "market_data and market_indices, then daily_themes, analog_features, market_analogs, "
+        "historical_cases and the app feed, each with its checks, for one KRX trading day; a failed "
+        "step or blocking check skips what depends on it."
     ),
 )
