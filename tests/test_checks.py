@@ -54,7 +54,15 @@ ANALOG_CHECKS = {
     ("market_analogs", "analogs_are_sound"),
 }
 INDEX_CHECKS = {"both_indices_present", "index_values_plausible", "index_move_plausible"}
-WARN_CHECKS = {"row_count_stable", "within_price_limit", "index_move_plausible"}
+APP_CHECKS = {
+    ("app_briefing", "one_briefing"),
+    ("app_briefing", "five_keywords_with_cases"),
+    ("app_briefing", "selection_reasons"),
+    ("app_briefing", "market_summary_present"),
+    ("app_cases", "similarity_score_range"),
+    ("app_cases", "three_devils_advocate_bullets"),
+}
+WARN_CHECKS = {"row_count_stable", "within_price_limit", "index_move_plausible", "market_summary_present"}
 
 
 class TamperedKRX(KRX):
@@ -156,7 +164,7 @@ def test_checks_are_registered_partitioned_and_in_the_daily_job() -> None:
         ("market_data", n) for n in MARKET_CHECKS
     } | {("market_indices", n) for n in INDEX_CHECKS} | {
         ("historical_cases", n) for n in CASES_CHECKS
-    } | ANALOG_CHECKS
+    } | ANALOG_CHECKS | APP_CHECKS
     graph = defs.get_repository_def().asset_graph
     for key in keys:
         spec = graph.get_check_spec(key)
@@ -174,7 +182,9 @@ def test_a_good_day_passes_every_check_with_its_figures(fakes, warehouse_url: st
     result = run_pipeline(fakes, warehouse, seed=False)
     assert result.success
     found = evaluations(result)
-    assert set(found) == MARKET_CHECKS | INDEX_CHECKS | CASES_CHECKS | {name for _, name in ANALOG_CHECKS}
+    assert set(found) == MARKET_CHECKS | INDEX_CHECKS | CASES_CHECKS | {
+        name for _, name in ANALOG_CHECKS | APP_CHECKS
+    }
     for name, (evaluation,) in found.items():
         assert evaluation.passed, (name, evaluation.description)
         assert evaluation.partition == KEY and evaluation.metadata
@@ -211,7 +221,10 @@ def test_failing_warn_check_does_not_block_and_the_run_config_sets_the_case_coun
     warehouse = Warehouse(url=sqlite_warehouse_url)
     config = {"ops": {"daily_themes": {"config": {"theme_count": 3}}}}
     result = run_pipeline(fakes, warehouse, tamper="beyond_limit", run_config=config)
-    assert result.success
+    # Only the app's Home refuses a day of three keywords (it shows five); the WARN check blocked nothing.
+    failed = [e for found in evaluations(result).values() for e in found if not e.passed]
+    names = {e.check_name for e in failed}
+    assert "five_keywords_with_cases" in names and names - {"five_keywords_with_cases"} <= WARN_CHECKS
     warned = only(result, "within_price_limit")
     assert not warned.passed and warned.severity == AssetCheckSeverity.WARN
     assert figures(warned)["beyond_limit"] == 2299 // 20

@@ -92,47 +92,19 @@ def test_unset_the_tables_go_to_the_warehouse(warehouse_url: str) -> None:
         assert conn.execute(sa.text("SELECT count(*) FROM historical_cases")).scalar_one() == 5
 
 
-def test_a_warehouse_with_the_old_historical_cases_layout_is_named(sqlite_warehouse_url: str) -> None:
-    from adelie_assets.resources.warehouse import historical_cases_table
-    from tests.app import upstream as contract
-
-    day = date(2026, 11, 26)
-    warehouse = Warehouse(url=sqlite_warehouse_url)
-    engine = warehouse.engine()  # today's warehouse: historical_cases without analog_id
-    rows = upstream_day(day)
-    contract.metadata.create_all(engine)
+def test_a_warehouse_with_the_v1_cases_layout_keeps_it_and_gets_the_v2_table(
+    sqlite_warehouse_url: str,
+) -> None:
+    # A warehouse written before issue 12: historical_cases without analog_id, with one row.
+    engine = sa.create_engine(sqlite_warehouse_url)
     with engine.begin() as conn:
-        conn.execute(contract.daily_themes.insert(), rows.rows["daily_themes"])
-        conn.execute(
-            historical_cases_table.insert(),
-            [
-                {
-                    "trade_date": day,
-                    "theme_rank": r["theme_rank"],
-                    "theme": "t",
-                    "theme_tickers": [],
-                    "title": r["title"],
-                    "event_year": 2015,
-                    "summary": "s",
-                    "narrative": {},
-                    "related_tickers": [],
-                    "sync_rate": 80,
-                    "key_insight": "k",
-                    "glossary": [],
-                    "model": "m",
-                    "prompt_version": "v1",
-                    "request_hash": "h",
-                    "input_tokens": 1,
-                    "output_tokens": 1,
-                }
-                for r in rows.rows["historical_cases"]
-            ],
-        )
-    with pytest.raises(
-        Exception,
-        match=r"The warehouse's historical_cases has no column\(s\) analog_id, "
-        r"event_date, .* re-materialize historical_cases with the current code first",
-    ):
-        publish_trading_day(warehouse, AppDatabase(), day)
-    with engine.connect() as conn:
-        assert "app_daily_briefings" not in sa.inspect(conn).get_table_names()  # refused before any write
+        conn.execute(sa.text("CREATE TABLE historical_cases (trade_date DATE, theme_rank INT, title TEXT)"))
+        conn.execute(sa.text("INSERT INTO historical_cases VALUES ('2026-11-26', 1, 'old case')"))
+    engine.dispose()
+
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    with warehouse.engine().connect() as conn:
+        inspector = sa.inspect(conn)
+        assert "analog_id" in {c["name"] for c in inspector.get_columns("historical_cases")}
+        old = conn.execute(sa.text("SELECT title FROM historical_cases_v1")).scalars().all()
+    assert old == ["old case"]  # kept, not dropped
