@@ -6,26 +6,23 @@ docs/dagster-notes.md, "The expected case count").
 """
 
 import json
-from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, AssetChecksDefinition
 
-from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.config import HistoricalCasesConfig
 from adelie_assets.defs.cases.themes import select_themes
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.lib.partitioned_checks import (
-    CheckEvent,
+    CheckedDays,
     Verdict,
-    checked_days,
+    asset_checks,
     daily_check,
-    day_results,
     examples,
-    rows_by_day,
-    severity_metadata,
+    range_check,
 )
 from adelie_assets.resources.warehouse import Warehouse
 
@@ -138,25 +135,21 @@ def required_fields_verdict(cases: pd.DataFrame) -> Verdict:
 # --- the checks --------------------------------------------------------------------------------
 
 
-# Needs the run's config too, so it is written by hand.
-@asset_check(
-    asset=historical_cases,
-    name="expected_case_count",
-    blocking=True,
-    partitions_def=trading_day_partitions,
+def case_count_verdicts(checked: CheckedDays) -> dict[date, Verdict]:
+    config = run_config(checked.context)
+    cases = checked.rows(Warehouse.read_historical_cases)
+    market = checked.rows(Warehouse.read_market_data)
+    return {day: case_count_verdict(cases[day], market[day], config) for day in checked.days}
+
+
+# Needs the run's config too.
+expected_case_count = range_check(
+    historical_cases,
+    "expected_case_count",
+    case_count_verdicts,
     additional_deps=[market_data],
     description="One case per theme that select_themes picks from the day's market_data (run's config).",
-    metadata=severity_metadata(AssetCheckSeverity.ERROR),
 )
-def expected_case_count(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    config = run_config(context)
-    days = checked_days(context)
-    cases = rows_by_day(warehouse.read_historical_cases(days), days)
-    market = rows_by_day(warehouse.read_market_data(days), days)
-    verdicts = {day: case_count_verdict(cases[day], market[day], config) for day in days}
-    yield from day_results(context, verdicts)
-
-
 related_tickers_exist = daily_check(
     historical_cases,
     "related_tickers_exist",
@@ -181,9 +174,7 @@ required_fields = daily_check(
 )
 
 
-historical_cases_checks: list[AssetChecksDefinition] = [
-    expected_case_count,
-    related_tickers_exist,
-    unique_titles,
-    required_fields,
-]
+# One step for all four: it reads the checked days' cases and market rows once.
+historical_cases_checks: list[AssetChecksDefinition] = asset_checks(
+    [expected_case_count, related_tickers_exist, unique_titles, required_fields]
+)
