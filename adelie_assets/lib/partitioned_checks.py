@@ -117,12 +117,16 @@ def severity_metadata(severity: AssetCheckSeverity) -> dict[str, str]:
 
 def day_results(
     context: AssetCheckExecutionContext,
-    spec: AssetCheckSpec,
-    severity: AssetCheckSeverity,
     verdicts: Mapping[date, Verdict],
+    spec: AssetCheckSpec | None = None,
 ) -> Iterator[CheckEvent]:
     """One result per checked day (a range run would otherwise record one result with no partition),
-    with the declared severity."""
+    with the severity named in the spec's metadata. `spec`: which check of a multi-check step; a
+    hand-written single `@asset_check` may leave it out."""
+    if spec is None:
+        (spec,) = context.check_specs
+    declared = spec.metadata.get(SEVERITY, AssetCheckSeverity.ERROR.value)
+    severity = AssetCheckSeverity(getattr(declared, "value", declared))
     if context.has_partition_key and len(verdicts) == 1:
         (verdict,) = verdicts.values()
         yield AssetCheckResult(
@@ -219,7 +223,7 @@ def _multi_check(step_name: str, checks: list[DailyCheck]) -> AssetChecksDefinit
             except Exception as error:  # the other checks' verdicts are still recorded
                 errors.append((check.name, error))
                 continue
-            yield from day_results(context, spec, check.severity, verdicts)
+            yield from day_results(context, verdicts, spec)
         if errors:
             names = ", ".join(name for name, _ in errors)
             error = errors[0][1]
