@@ -6,6 +6,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from dagster import (
+    AssetCheckKey,
     AssetCheckSeverity,
     AssetSelection,
     DagsterInstance,
@@ -21,7 +22,8 @@ from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.defs.market.checks import market_data_checks, unique_keys_verdict
+from adelie_assets.defs.market.checks import market_data_checks, markets_covered_verdict, unique_keys_verdict
+from adelie_assets.lib.partitioned_checks import Verdict, asset_checks, daily_check
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
@@ -206,10 +208,10 @@ def test_failing_blocking_check_keeps_historical_cases_from_running(fakes, sqlit
     assert failed.partition == KEY
     assert figures(failed)["low_open_close_high_violations"] == 7
     assert "historical_cases" not in executed_steps(result)
-    assert "market_data_prices_consistent" in executed_steps(result)
+    assert "market_data_checks" in executed_steps(result)
     run_failure = [e.message for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
     assert run_failure == [
-        "Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data_prices_consistent']."
+        "Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data_checks']."
     ]
     assert fakes[1].completion_count == 0
     assert warehouse.read_historical_cases([DAY]).empty
@@ -351,6 +353,78 @@ def test_a_range_run_records_each_day_separately(sqlite_warehouse_url: str) -> N
     found = evaluations(result)["markets_covered"]
     assert [(e.partition, e.passed) for e in found] == [(PREVIOUS.isoformat(), True), (KEY, False)]
     assert not result.success
+    # One step runs all six checks over the rows it read once; each check still has a result per day.
+    assert executed_steps(result) == {"market_data_checks"}
+    assert {name: [e.partition for e in found] for name, found in evaluations(result).items()} == {
+        name: [PREVIOUS.isoformat(), KEY] for name in MARKET_CHECKS
+    }
+    # The second day is compared with the first day's rows of the same read.
+    (_, second) = evaluations(result)["row_count_stable"]
+    assert figures(second)["previous_rows"] == len(good_day(PREVIOUS))
+
+
+def test_the_ui_can_execute_one_check_alone(sqlite_warehouse_url: str) -> None:
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], kosdaq_short(good_day()))
+    job = define_asset_job(
+        "one_check", selection=AssetSelection.checks(AssetCheckKey(market_data.key, "markets_covered"))
+    )
+    result = (
+        Definitions(
+            assets=[market_data],
+            asset_checks=market_data_checks,
+            jobs=[job],
+            resources={"warehouse": warehouse, "krx": KRX()},
+        )
+        .resolve_job_def("one_check")
+        .execute_in_process(
+            tags={"dagster/partition": KEY}, instance=DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    )
+    assert set(evaluations(result)) == {"markets_covered"}
+    assert not only(result, "markets_covered").passed
+
+
+def test_a_check_that_raises_fails_the_step_and_the_others_still_report(sqlite_warehouse_url: str) -> None:
+    def broken_verdict(rows: pd.DataFrame) -> Verdict:
+        raise KeyError("close_price")
+
+    declared = [
+        daily_check(
+            market_data, "broken", broken_verdict, reads=(Warehouse.read_market_data,), description="x"
+        ),
+        daily_check(
+            market_data,
+            "covered",
+            markets_covered_verdict,
+            reads=(Warehouse.read_market_data,),
+            description="y",
+        ),
+    ]
+    checks = asset_checks(declared)
+    assert len(checks) == 1
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    warehouse.replace_market_data([DAY], good_day())
+    job = define_asset_job("declared", selection=AssetSelection.checks_for_assets(market_data))
+    result = (
+        Definitions(
+            assets=[market_data],
+            asset_checks=checks,
+            jobs=[job],
+            resources={"warehouse": warehouse, "krx": KRX()},
+        )
+        .resolve_job_def("declared")
+        .execute_in_process(
+            tags={"dagster/partition": KEY}, instance=DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    )
+    assert not result.success
+    assert only(result, "covered").passed
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "market_data_checks"
+    assert "Check(s) broken could not be evaluated: KeyError: 'close_price'" in (
+        failure.event_specific_data.error.message
+    )
 
 
 # --- each historical_cases check on the bad rows it exists for -----------------------------------

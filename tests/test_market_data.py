@@ -2,7 +2,10 @@
 
 import contextlib
 import io
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, materialize
@@ -14,6 +17,7 @@ from adelie_fakes.krx import FakeKrx
 from tests.builders import krx_for, step_failures
 
 DAY = date(2026, 11, 27)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run(krx: KRX, warehouse: Warehouse, partition: str = DAY.isoformat()):
@@ -191,3 +195,38 @@ def test_pykrx_output_never_reaches_stdout(fake_krx: FakeKrx, sqlite_warehouse_u
         )
     out, _ = capfd.readouterr()
     assert "visible-login-id" not in out + buffer.getvalue()
+
+
+RUN_IN_A_FRESH_PROCESS = """
+import sys
+from datetime import date
+from types import SimpleNamespace
+
+from dagster import DagsterInstance, materialize
+
+from adelie_assets.defs.market.assets import market_data
+from adelie_assets.resources.warehouse import Warehouse
+from tests.builders import krx_for
+
+warehouse = Warehouse(url=sys.argv[2])
+resources = {"krx": krx_for(SimpleNamespace(url=sys.argv[1])), "warehouse": warehouse}
+result = materialize([market_data], partition_key="2026-11-27", resources=resources,
+                     instance=DagsterInstance.ephemeral())
+assert result.success
+print(len(warehouse.read_market_data([date(2026, 11, 27)])))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("matplotlib", "PIL") or m == "pykrx.stock"))
+"""
+
+
+def test_a_run_that_calls_krx_imports_no_matplotlib(fake_krx: FakeKrx, tmp_path: Path) -> None:
+    # pykrx's package __init__ imports matplotlib (~0.7 s per process); a run only needs its parsers.
+    url = f"sqlite:///{tmp_path}/warehouse.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_IN_A_FRESH_PROCESS, fake_krx.url, url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-2:] == ["2388", "[]"]

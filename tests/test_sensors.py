@@ -210,7 +210,7 @@ def test_alert_for_a_failed_blocking_check_names_the_check_and_its_figures(
     assert not result.success
     alert((instance, result), log[0])
     payload = webhook.posts[0]
-    assert "failed step(s): market_data_prices_consistent" in payload["text"]
+    assert "failed step(s): market_data_checks" in payload["text"]
     texts = [b.get("text", {}).get("text", "") for b in payload["blocks"]]
     assert any("1 blocking asset check failed" in t for t in texts)
     (checks,) = [t for t in texts if t.startswith("*Failed checks*")]

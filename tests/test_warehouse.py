@@ -109,3 +109,30 @@ def test_copy_in_slices_is_still_one_atomic_write(
         warehouse.replace_market_data([DAY], broken)
     stored = warehouse.read_market_data([DAY])
     assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise ValueError("this name cannot be written as text")
+
+
+@pytest.mark.postgres
+def test_a_slice_that_cannot_be_rendered_fails_the_write_with_its_own_error(
+    pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows are rendered in a thread while COPY reads them: the rendering's error is the one
+    # reported, and the slices already sent are not kept.
+    from adelie_assets.resources import warehouse_load as warehouse_module
+
+    monkeypatch.setattr(warehouse_module, "COPY_SLICE_ROWS", 2)
+    warehouse = Warehouse(url=pg_warehouse_url)
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    broken = frame(DAY, 7, name="New").astype({"name": object})
+    broken.loc[6, "name"] = _Unprintable()
+    with pytest.raises(ValueError, match="this name cannot be written as text"):
+        warehouse.replace_market_data([DAY], broken)
+    stored = warehouse.read_market_data([DAY])
+    assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
+    # Many slices through the pipe, all of them stored.
+    warehouse.replace_market_data([DAY], frame(DAY, 301, name="Many"))
+    assert len(warehouse.read_market_data([DAY])) == 301

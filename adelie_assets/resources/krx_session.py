@@ -1,14 +1,19 @@
 """pykrx, imported lazily without its import-time login, and the HTTP session it is given.
 
-pykrx >= 1.2.5 logs in at import from KRX_ID/KRX_PW, prints the login id and sets no timeout on
-data calls: so it is imported once with the credentials hidden and stdout captured, and our own
-`requests.Session` (with a timeout) becomes its authenticated session.
+pykrx >= 1.2.5 logs in at import from KRX_ID/KRX_PW (in `pykrx.website.comm.webio`), prints the
+login id and sets no timeout on data calls: so it is imported once with the credentials hidden and
+stdout captured, and our own `requests.Session` (with a timeout) becomes its authenticated session.
+Its package `__init__` imports matplotlib (pyplot and a font, for charts) and `pykrx.stock`: ~0.7 s
+and ~30 MiB per process, none of it needed for the three submodules used here, so it is skipped.
 """
 
 import contextlib
+import importlib.util
 import io
 import os
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,7 @@ def _load_pykrx() -> _Pykrx:
             hidden = {name: os.environ.pop(name) for name in ("KRX_ID", "KRX_PW") if name in os.environ}
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
+                    _register_bare_package("pykrx")
                     from pykrx.website.comm import auth
                     from pykrx.website.krx import krxio
                     from pykrx.website.krx.market.core import 개별지수시세, 전종목시세
@@ -50,6 +56,21 @@ def _load_pykrx() -> _Pykrx:
                 os.environ.update(hidden)
             _pykrx = _Pykrx(auth=auth, krxio=krxio, quotes_cls=전종목시세, index_cls=개별지수시세)
         return _pykrx
+
+
+def _register_bare_package(name: str) -> None:
+    """Make `name` importable as a package without running its `__init__`: its submodules import
+    as usual. Does nothing once the real package (or this stand-in) is imported."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(f"{name} is not installed as a package: pip install the project's dependencies")
+    package = types.ModuleType(name)
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    sys.modules[name] = package
 
 
 class _TimeoutSession(requests.Session):

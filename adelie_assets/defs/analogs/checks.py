@@ -14,7 +14,7 @@ from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.lib.partitioned_checks import daily_check
+from adelie_assets.lib.partitioned_checks import asset_checks, daily_check
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -56,4 +56,6 @@ analogs_are_sound = daily_check(
     description="Analogs >= 60 trading days back, similarity 0-100, every feature, +60 known, both indices.",
 )
 
-analog_checks: list[AssetChecksDefinition] = [themes_are_sound, features_cover_the_day, analogs_are_sound]
+analog_checks: list[AssetChecksDefinition] = asset_checks(
+    [themes_are_sound, features_cover_the_day, analogs_are_sound]
+)

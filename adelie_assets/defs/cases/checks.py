@@ -20,7 +20,7 @@ from adelie_assets.defs.cases.verdicts import (
     unique_titles_verdict,
 )
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.lib.partitioned_checks import daily_check
+from adelie_assets.lib.partitioned_checks import asset_checks, daily_check
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
 
 
@@ -70,10 +70,12 @@ facts_match_analogs = daily_check(
     description="Each case's event date (before the trade date), sync rate and outcomes are its analog's.",
 )
 
-historical_cases_checks: list[AssetChecksDefinition] = [
-    expected_case_count,
-    related_tickers_exist,
-    unique_titles,
-    required_fields,
-    facts_match_analogs,
-]
+historical_cases_checks: list[AssetChecksDefinition] = asset_checks(
+    [
+        expected_case_count,
+        related_tickers_exist,
+        unique_titles,
+        required_fields,
+        facts_match_analogs,
+    ]
+)

@@ -4,24 +4,23 @@ Thresholds are loose on purpose: listings and delistings move the ~950 KOSPI and
 tickers by a handful a day. How partitioned checks behave: docs/dagster-notes.md.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetCheckSeverity, asset_check
+from dagster import AssetChecksDefinition, AssetCheckSeverity
 
-from adelie_assets.calendar import previous_trading_day, trading_day_partitions
+from adelie_assets.calendar import previous_trading_day
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.lib.partitioned_checks import (
-    CheckEvent,
+    CheckedDays,
+    DailyCheck,
     Verdict,
-    checked_days,
+    asset_checks,
     daily_check,
-    day_results,
     examples,
-    rows_by_day,
-    severity_metadata,
+    range_check,
 )
 from adelie_assets.resources.warehouse import Warehouse, market_data_table
 
@@ -174,10 +173,25 @@ def price_limit_verdict(rows: pd.DataFrame) -> Verdict:
 
 def _daily(
     name: str, verdict_of: Callable[[pd.DataFrame], Verdict], description: str, **kwargs: Any
-) -> AssetChecksDefinition:
+) -> DailyCheck:
     return daily_check(
         market_data, name, verdict_of, reads=(Warehouse.read_market_data,), description=description, **kwargs
     )
+
+
+def row_count_change_verdicts(checked: CheckedDays) -> dict[date, Verdict]:
+    rows = checked.rows(Warehouse.read_market_data)
+    verdicts = {}
+    for day in checked.days:
+        previous = previous_trading_day(day)
+        # Inside a range the previous day's rows are already read; only the first day needs a count.
+        previous_rows = (
+            len(rows[previous])
+            if previous in rows
+            else checked.warehouse.count_rows(market_data_table, previous)
+        )
+        verdicts[day] = row_count_change_verdict(rows[day], previous_rows, previous)
+    return verdicts
 
 
 markets_covered = _daily(
@@ -194,6 +208,18 @@ prices_consistent = _daily(
 not_all_zero = _daily(
     "not_all_zero", not_all_zero_verdict, "The day has traded tickers with non-zero total volume and value."
 )
+# Needs the previous trading day's count too.
+row_count_stable = range_check(
+    market_data,
+    "row_count_stable",
+    row_count_change_verdicts,
+    description=(
+        f"WARN when the row count moves more than ±{ROW_COUNT_CHANGE_LIMIT:.0%} from the previous "
+        "trading day's rows in the warehouse."
+    ),
+    severity=AssetCheckSeverity.WARN,
+    blocking=False,
+)
 within_price_limit = _daily(
     "within_price_limit",
     price_limit_verdict,
@@ -204,34 +230,7 @@ within_price_limit = _daily(
 )
 
 
-# Needs the previous trading day's count too, so it is written by hand.
-@asset_check(
-    asset=market_data,
-    name="row_count_stable",
-    partitions_def=trading_day_partitions,
-    metadata=severity_metadata(AssetCheckSeverity.WARN),
-    description=(
-        f"WARN when the row count moves more than ±{ROW_COUNT_CHANGE_LIMIT:.0%} from the previous "
-        "trading day's rows in the warehouse."
-    ),
+# One step for all six: it reads the checked days' rows once.
+market_data_checks: list[AssetChecksDefinition] = asset_checks(
+    [markets_covered, unique_keys, prices_consistent, not_all_zero, row_count_stable, within_price_limit]
 )
-def row_count_stable(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-    days = checked_days(context)
-    rows = rows_by_day(warehouse.read_market_data(days), days)
-    verdicts = {}
-    for day in days:
-        previous = previous_trading_day(day)
-        verdicts[day] = row_count_change_verdict(
-            rows[day], warehouse.count_rows(market_data_table, previous), previous
-        )
-    yield from day_results(context, verdicts)
-
-
-market_data_checks: list[AssetChecksDefinition] = [
-    markets_covered,
-    unique_keys,
-    prices_consistent,
-    not_all_zero,
-    row_count_stable,
-    within_price_limit,
-]

@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetChecksDefinition, AssetCheckSeverity
 
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.partitioned_checks import Verdict, daily_check
+from adelie_assets.lib.partitioned_checks import Verdict, asset_checks, daily_check
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
 
@@ -69,28 +69,30 @@ def index_move_verdict(rows: pd.DataFrame) -> Verdict:
     return Verdict(True, ", ".join(f"{n} {m:+.2f}%" for n, m in moves.items()) or "No moves.", metadata)
 
 
-market_indices_checks: list[AssetChecksDefinition] = [
-    daily_check(
-        market_indices,
-        "both_indices_present",
-        both_indices_verdict,
-        reads=(_read,),
-        description="Exactly one KOSPI and one KOSDAQ row per day.",
-    ),
-    daily_check(
-        market_indices,
-        "index_values_plausible",
-        index_values_verdict,
-        reads=(_read,),
-        description="Close > 0, low <= open, close <= high, and volume, value and market cap > 0.",
-    ),
-    daily_check(
-        market_indices,
-        "index_move_plausible",
-        index_move_verdict,
-        reads=(_read,),
-        description=f"WARN when an index moved more than ±{INDEX_MOVE_LIMIT_PCT:.0f}% in one day.",
-        severity=AssetCheckSeverity.WARN,
-        blocking=False,
-    ),
-]
+market_indices_checks: list[AssetChecksDefinition] = asset_checks(
+    [
+        daily_check(
+            market_indices,
+            "both_indices_present",
+            both_indices_verdict,
+            reads=(_read,),
+            description="Exactly one KOSPI and one KOSDAQ row per day.",
+        ),
+        daily_check(
+            market_indices,
+            "index_values_plausible",
+            index_values_verdict,
+            reads=(_read,),
+            description="Close > 0, low <= open, close <= high, and volume, value and market cap > 0.",
+        ),
+        daily_check(
+            market_indices,
+            "index_move_plausible",
+            index_move_verdict,
+            reads=(_read,),
+            description=f"WARN when an index moved more than ±{INDEX_MOVE_LIMIT_PCT:.0f}% in one day.",
+            severity=AssetCheckSeverity.WARN,
+            blocking=False,
+        ),
+    ]
+)
