@@ -123,6 +123,8 @@ def day_results(
     """One result per checked day (a range run would otherwise record one result with no partition),
     with the severity named in the spec's metadata. `spec`: which check of a multi-check step; a
     hand-written single `@asset_check` may leave it out."""
+    # A single @asset_check has one output, "result"; a multi-check step one per spec.
+    output_name = "result" if spec is None else spec.get_python_identifier()
     if spec is None:
         (spec,) = context.check_specs
     declared = spec.metadata.get(SEVERITY, AssetCheckSeverity.ERROR.value)
@@ -138,7 +140,7 @@ def day_results(
             metadata=verdict.metadata,
         )
         return
-    yield Output(None, output_name=spec.get_python_identifier())
+    yield Output(None, output_name=output_name)
     for day, verdict in sorted(verdicts.items()):
         yield AssetCheckEvaluation(
             asset_key=spec.asset_key,
