@@ -9,7 +9,7 @@
    adelie_assets/demo_mode.py), from the state directory, which holds no dagster.yaml, so Dagster
    reads the demo instance's $DAGSTER_HOME/dagster.yaml without warning about another one;
 3. on Ctrl-C, SIGTERM or SIGHUP: SIGTERM to the group, a bounded wait, then SIGKILL to the group and
-   to any process still carrying this session's marker variable, runs left in flight marked
+   to any process still carrying this session's marker variable, the runs it interrupted marked
    canceled (so that the next session shows no failure), and the fakes stopped: within 10 s, with no
    port left bound. `dagster dev` alone does not reliably stop without a terminal (issue 16).
 """
@@ -150,6 +150,7 @@ class Playground:
 
     def stop(self) -> None:
         started = time.monotonic()
+        interrupted = self._runs_in_flight()
         groups = [child.pid for child in self.children]  # start_new_session: pid == group id
         for pgid in groups:
             processes.signal_group(pgid, signal.SIGTERM)
@@ -172,7 +173,7 @@ class Playground:
             except subprocess.TimeoutExpired:
                 pass
         ended = time.monotonic() - started
-        self._cancel_runs_left_in_flight()
+        self._cancel(interrupted)
         for fake in (self.krx, self.llm):
             if fake is not None:
                 fake.stop()
@@ -184,20 +185,37 @@ class Playground:
             flush=True,
         )
 
-    def _cancel_runs_left_in_flight(self) -> None:
-        """Runs whose worker was just stopped: canceled now, instead of failed by run monitoring in
-        the next session (the first thing a user would see)."""
+    def _runs_in_flight(self) -> list[str]:
         from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
         in_flight = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
         try:
             with DagsterInstance.from_config(str(demo_instance.dagster_home(self.state))) as instance:
-                for record in instance.get_run_records(RunsFilter(statuses=in_flight)):
-                    instance.report_run_canceled(
-                        record.dagster_run, message="The playground was stopped while this run was going."
-                    )
-        except Exception as exc:  # a stop must finish; the next session's monitoring fails the run
-            print(f"Could not mark in-flight runs canceled: {exc}", file=sys.stderr)
+                return [
+                    r.dagster_run.run_id for r in instance.get_run_records(RunsFilter(statuses=in_flight))
+                ]
+        except Exception as exc:  # a stop must go on; these runs fail at the next start instead
+            print(f"Could not list the runs in flight: {exc}", file=sys.stderr)
+            return []
+
+    def _cancel(self, run_ids: list[str]) -> None:
+        """The runs this stop interrupted, marked canceled: a run worker that gets SIGTERM reports
+        its run failed, and one that is killed is failed by run monitoring in the next session;
+        either way a failure would be the first thing the next session shows, for a user's stop."""
+        if not run_ids:
+            return
+        from dagster import DagsterInstance, DagsterRunStatus
+
+        try:
+            with DagsterInstance.from_config(str(demo_instance.dagster_home(self.state))) as instance:
+                for run_id in run_ids:
+                    run = instance.get_run_by_id(run_id)
+                    if run is not None and run.status != DagsterRunStatus.SUCCESS:
+                        instance.report_run_canceled(
+                            run, message="The playground was stopped during this run."
+                        )
+        except Exception as exc:
+            print(f"Could not mark the interrupted runs canceled: {exc}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
