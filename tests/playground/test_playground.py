@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import REPO_ROOT, TERMINAL_BACKFILL_STATUSES, processes_with_env, wait_until
-from tests.e2e.test_ui_browser import browser  # noqa: F401 - the Chromium fixture
 from tests.playground.conftest import RunningPlayground, copy_state
 
 pytestmark = [pytest.mark.slow]
@@ -98,7 +97,7 @@ def test_first_minute_launches_no_run_that_fails(playground: RunningPlayground) 
     assert "materialized or accounted for" in ticks[0]["skipReason"]
 
 
-def test_backfill_of_five_days_launched_by_clicking(playground: RunningPlayground, browser) -> None:  # noqa: F811
+def test_backfill_of_five_days_launched_by_clicking(playground: RunningPlayground, browser) -> None:
     days = days_with_quotes_but_no_cases(playground.state)[-5:]
     assert len(days) == 5, "the demo keeps source history before its analysed days"
     with warehouse(playground.state) as db:
@@ -114,6 +113,18 @@ def test_backfill_of_five_days_launched_by_clicking(playground: RunningPlaygroun
         page.locator("button:has-text('Skip')").click(timeout=8_000)
     except Exception:  # noqa: BLE001 - it did not come this time
         pass
+    # First impression: each asset page shows its latest materialization with its preview.
+    with warehouse(playground.state) as db:
+        [(latest_title,)] = db.execute(
+            "select title from historical_cases order by trade_date desc, theme_rank limit 1"
+        ).fetchall()
+    for asset, expected in (("market_data", "Top gainers"), ("historical_cases", latest_title)):
+        asset_page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        asset_page.set_default_timeout(90_000)
+        asset_page.goto(f"{playground.url}/assets/{asset}", wait_until="networkidle")
+        asset_page.locator("text=Latest materialization").first.wait_for()
+        asset_page.get_by_text(expected).first.wait_for()
+        asset_page.close()
     materialize_all.click()
     dialog = page.get_by_role("dialog")
     dialog.locator("text=Partition selection").wait_for()
