@@ -22,9 +22,12 @@ test: lint
 demo: setup
 	$(BIN)/python -m adelie_fakes.demo
 
+# The live offline playground on the demo instance (adelie_fakes/playground.py): the fakes run
+# next to `dagster dev` until Ctrl-C. Runs `make demo` first when there is no demo instance yet.
+PORT ?= 3000
 demo-ui: setup
-	DAGSTER_HOME=$(CURDIR)/.adelie/demo/dagster_home ADELIE_STATE_DIR=$(CURDIR)/.adelie/demo \
-		$(BIN)/dagster dev -w workspace.yaml
+	@test -f .adelie/demo/dagster_home/dagster.yaml || $(MAKE) demo
+	$(BIN)/python -m adelie_fakes.playground --port $(PORT) --state-dir .adelie/demo
 
 # DAGSTER_HOME keeps runs across sessions; the root dagster.yaml is copied in, since Dagster reads
 # $DAGSTER_HOME/dagster.yaml once DAGSTER_HOME is set.

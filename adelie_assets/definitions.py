@@ -8,6 +8,7 @@ import gc
 
 from dagster import Definitions, in_process_executor
 
+from adelie_assets import demo_mode
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.checks import analog_checks
 from adelie_assets.defs.app.assets import app_feed
@@ -50,6 +51,9 @@ defs = Definitions(
     # imports each, and KRX calls are serial anyway (measured: a year's backfill 630 s -> 240 s).
     executor=in_process_executor,
 )
+
+# The demo (ADELIE_DEMO=1): checked to reach only the fakes, and labelled; otherwise unchanged.
+defs = demo_mode.labelled(defs)
 
 # Everything loaded so far lives as long as the process: moving it out of the collector's reach
 # saves ~1 s of final garbage collection in every Dagster process (measured in bench/).

@@ -1,26 +1,40 @@
-"""Offline demo: the whole daily pipeline for the last few trading days, with no credentials.
+"""Offline demo: every asset of the code location for the recent trading days, with no credentials.
 
-    python -m adelie_fakes.demo [--days 3] [--state-dir .adelie/demo]
+    python -m adelie_fakes.demo [--days 3] [--history-days 90] [--state-dir .adelie/demo] [--top-up]
 
 Starts the fake KRX and the fake OpenAI server on 127.0.0.1, points the real pykrx and openai code
-at them, materializes `market_data` and `historical_cases` for the last N final trading days into
-a SQLite warehouse and Dagster's default SQLite instance under --state-dir (kept apart from real
-data), prints a summary and the command that opens the UI on that instance.
-Everything it writes is DEMO DATA: synthetic prices and machine-made cases.
+at them (demo mode, adelie_assets/demo_mode.py) and materializes into a SQLite warehouse and the
+demo Dagster instance under --state-dir (kept apart from real data):
+1. history: the source assets of the asset graph (those with no partitioned upstream, e.g.
+   market_data) for --history-days trading days before the first analysed day, in range runs and
+   without their checks, so that assets looking back (the analogs' 60 + 20 trading days) find
+   enough history;
+2. every partitioned asset for each analysed day: the last --days final trading days and every day
+   the catch-up sensor would look at, so that the playground's daemon finds nothing to catch up;
+3. the unpartitioned assets, once.
+Days already materialized are skipped, so a second run only tops the instance up (--top-up prints
+nothing else when there is nothing to do). Everything it writes is DEMO DATA.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from adelie_assets.calendar import KST, is_final, is_trading_day, previous_trading_day
+from adelie_assets.demo_mode import DEMO_LABEL, DEMO_RUN_TAG
 
-BANNER = "DEMO DATA - synthetic KRX quotes from the fake KRX, cases from the fake LLM. Not market facts."
+BANNER = DEMO_LABEL
+DEFAULT_HISTORY_DAYS = 90  # the analogs need 60 + 20 trading days before a day; a margin on top
+RANGE_RUN_DAYS = 25  # as the assets' backfill policy (adelie_assets/defs/market/assets.py)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def last_final_trading_days(count: int, now: datetime) -> list[date]:
@@ -34,80 +48,161 @@ def last_final_trading_days(count: int, now: datetime) -> list[date]:
     return sorted(days)
 
 
+def analysed_days(count: int, now: datetime) -> list[date]:
+    """The last `count` final trading days plus every day the catch-up sensor would request."""
+    from adelie_assets.defs.pipeline.catch_up import catch_up_days, due_days
+
+    return sorted(set(last_final_trading_days(count, now)) | set(due_days(now, catch_up_days())))
+
+
+def history_days(first_analysed: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = first_analysed
+    while len(days) < count:
+        day = previous_trading_day(day)
+        days.append(day)
+    return sorted(days)
+
+
+@dataclass(frozen=True)
+class AssetPlan:
+    """The code location's assets, sorted by what the demo does with them."""
+
+    sources: list[Any]  # partitioned, no partitioned upstream: backfilled over the history
+    partitioned: list[Any]
+    unpartitioned: list[Any]
+
+
+def asset_plan(defs: Any) -> AssetPlan:
+    graph = defs.resolve_asset_graph()
+    keys = sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
+    partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
+    sources = [k for k in partitioned if not (graph.get(k).parent_keys & set(partitioned))]
+    unpartitioned = [k for k in keys if k not in partitioned]
+    return AssetPlan(sources=sources, partitioned=partitioned, unpartitioned=unpartitioned)
+
+
+def missing_days(instance: Any, keys: Sequence[Any], days: Sequence[date]) -> list[date]:
+    done = [instance.get_materialized_partitions(key) for key in keys]
+    return [day for day in days if any(day.isoformat() not in keys_done for keys_done in done)]
+
+
+def chunks(days: Sequence[date], size: int) -> list[list[date]]:
+    return [list(days[i : i + size]) for i in range(0, len(days), size)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adelie_fakes.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3, help="How many recent trading days (default 3).")
     parser.add_argument(
+        "--history-days",
+        type=int,
+        default=DEFAULT_HISTORY_DAYS,
+        help=f"Trading days of source history before them (default {DEFAULT_HISTORY_DAYS}).",
+    )
+    parser.add_argument(
         "--state-dir", default=".adelie/demo", help="Where the demo writes (default .adelie/demo)."
     )
+    parser.add_argument("--top-up", action="store_true", help="Say nothing when nothing is missing.")
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 20:
         parser.error("--days must be between 1 and 20")
+    if not 0 <= args.history_days <= 500:
+        parser.error("--history-days must be between 0 and 500")
 
+    from adelie_fakes import demo_instance
     from adelie_fakes.krx import FakeKrx
     from adelie_fakes.openai import FakeOpenAI
 
     state = Path(args.state_dir).resolve()
-    dagster_home = state / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    days = last_final_trading_days(args.days, datetime.now(KST))
-    print(f"== {BANNER}")
-    print(f"== Trading days: {', '.join(map(str, days))}")
+    demo_instance.write_instance_yaml(state)
+    days = analysed_days(args.days, datetime.now(KST))
+    history = history_days(days[0], args.history_days)
 
     with (
-        FakeKrx(credentials=("demo-user", "demo-pass")) as krx,
-        FakeOpenAI(api_key="sk-demo-not-a-real-key") as llm,
+        FakeKrx(credentials=demo_instance.KRX_CREDENTIALS) as krx,
+        FakeOpenAI(api_key=demo_instance.LLM_API_KEY) as llm,
     ):
-        for name in [n for n in os.environ if n.startswith("DAGSTER_PG_")]:
-            del os.environ[name]  # the demo never touches a configured production Dagster storage
-        os.environ.update(
-            {
-                "ADELIE_STATE_DIR": str(state),
-                "DAGSTER_HOME": str(dagster_home),
-                "KRX_ID": "demo-user",
-                "KRX_PW": "demo-pass",
-                "ADELIE_KRX_URL": krx.url,
-                "ADELIE_KRX_DELAY_SECONDS": "0.2",
-                "OPENAI_API_KEY": llm.api_key,
-                "OPENAI_BASE_URL": llm.base_url,
-                "ADELIE_WAREHOUSE_URL": f"sqlite:///{state / 'warehouse.sqlite'}",
-            }
-        )
+        env = demo_instance.demo_env(state, krx.url, llm.base_url)
+        os.environ.clear()  # nothing inherited may point this process at real storage or services
+        os.environ.update(env)
         from dagster import DagsterInstance
 
-        definitions = importlib.import_module("adelie_assets.definitions")
-        job = definitions.defs.resolve_job_def("daily_pipeline")
-        failed = []
+        from adelie_assets.definitions import defs
+
+        plan = asset_plan(defs)
+        job = defs.resolve_implicit_global_asset_job_def()
+        failed: list[str] = []
         with DagsterInstance.get() as instance:
-            for day in days:
-                result = job.execute_in_process(
-                    partition_key=day.isoformat(),
+            demo_instance.set_pool_limits(instance)
+            todo_history = missing_days(instance, plan.sources, history)
+            todo_days = missing_days(instance, plan.partitioned, days)
+            todo_once = [
+                k for k in plan.unpartitioned if instance.get_latest_materialization_event(k) is None
+            ]
+            nothing_to_do = not (todo_history or todo_days or todo_once)
+            if nothing_to_do and args.top_up:
+                print(f"== Demo instance {state} is up to date ({days[0]} .. {days[-1]}).")
+                return 0
+            print(f"== {BANNER}")
+            print(f"== Trading days: {', '.join(map(str, days))}")
+            if history:
+                print(
+                    f"== History: {history[0]} .. {history[-1]} ({len(history)} trading days) of "
+                    f"{', '.join(k.to_user_string() for k in plan.sources)}"
+                )
+
+            def execute(label: str, selection: Sequence[Any], checks: bool = True, **kwargs: Any) -> None:
+                # Without checks, the history takes half the time; the analysed days get them all.
+                subset = job.get_subset(
+                    asset_selection=set(selection), asset_check_selection=None if checks else set()
+                )
+                result = subset.execute_in_process(
                     instance=instance,
-                    tags={"adelie/demo": "true"},
                     # Step logs stay in the run (see the UI); the terminal gets the summary.
                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                     raise_on_error=False,
+                    **kwargs,
                 )
-                print(f"-- {day}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+                print(f"-- {label}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
                 if not result.success:
-                    failed.append(day)
+                    failed.append(label)
+
+            tags = {DEMO_RUN_TAG: "true", "adelie/trigger": "demo"}
+            for chunk in chunks(todo_history, RANGE_RUN_DAYS):
+                execute(
+                    f"history {chunk[0]} .. {chunk[-1]}",
+                    plan.sources,
+                    checks=False,
+                    tags={
+                        **tags,
+                        RANGE_START_TAG: chunk[0].isoformat(),
+                        RANGE_END_TAG: chunk[-1].isoformat(),
+                    },
+                )
+            for day in todo_days:
+                execute(str(day), plan.partitioned, partition_key=day.isoformat(), tags=tags)
+            if plan.unpartitioned and (todo_once or todo_days):
+                execute(
+                    ", ".join(k.to_user_string() for k in plan.unpartitioned), plan.unpartitioned, tags=tags
+                )
 
     _print_summary(days, state)
     print(
-        "\nOpen the UI on this demo instance (lineage, partitions, metadata):\n"
-        f"  DAGSTER_HOME={dagster_home} ADELIE_STATE_DIR={state} .venv/bin/dagster dev -w workspace.yaml\n"
-        "  then browse http://127.0.0.1:3000 -> Assets -> View lineage  (or: make demo-ui)"
+        "\nOpen the live playground on this demo instance (the fakes keep running next to the UI):\n"
+        "  make demo-ui   then browse http://127.0.0.1:3000"
     )
     if failed:
-        print(f"Demo runs failed for {', '.join(map(str, failed))}", file=sys.stderr)
+        print(f"Demo runs failed: {'; '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
 
 def _print_summary(days: list[date], state: Path) -> None:
     from adelie_assets.resources.warehouse import Warehouse
+    from adelie_fakes.demo_instance import warehouse_url
 
-    warehouse = Warehouse(url=f"sqlite:///{state / 'warehouse.sqlite'}")
+    warehouse = Warehouse(url=warehouse_url(state))
     market = warehouse.read_market_data(days)
     cases = warehouse.read_historical_cases(days)
     print(f"\n== Summary ({BANNER})")
@@ -122,7 +217,10 @@ def _print_summary(days: list[date], state: Path) -> None:
         )
         for case in day_cases.itertuples():
             tickers = ", ".join(case.related_tickers)
-            print(f"   {case.theme_rank}. [{case.theme}] {case.title} ({case.event_year}; {tickers})")
+            facts = [str(getattr(case, "event_date", None) or getattr(case, "event_year", ""))]
+            if getattr(case, "sync_rate", None) is not None:
+                facts.append(f"sync {case.sync_rate}")
+            print(f"   {case.theme_rank}. [{case.theme}] {case.title} ({'; '.join(facts)}; {tickers})")
 
 
 if __name__ == "__main__":

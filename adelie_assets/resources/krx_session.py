@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 
+from adelie_assets import demo_mode
+
 KRX_ORIGIN = "https://data.krx.co.kr"
 DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
 LOGIN_PATHS = {
@@ -84,6 +86,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        if demo_mode.is_demo():
+            demo_mode.check_url(url if isinstance(url, str) else url.decode(), "KRX")
         self.last_response = None
         response = super().request(method, url, *args, **kwargs)
         self.last_response = response

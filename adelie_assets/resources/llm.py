@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from dagster import ConfigurableResource
 from pydantic import BaseModel, Field, PrivateAttr
 
+from adelie_assets import demo_mode
+
 DEFAULT_MODEL = "gpt-4o-mini"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -72,6 +74,9 @@ class LLM(ConfigurableResource):
             )
         if self._client is None:
             from openai import OpenAI
+
+            if demo_mode.is_demo():
+                demo_mode.check_url(self.base_url or "https://api.openai.com/v1", "OpenAI")
 
             self._client = OpenAI(
                 api_key=self.api_key,
