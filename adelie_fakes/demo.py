@@ -19,6 +19,7 @@ nothing else when there is nothing to do). Everything it writes is DEMO DATA.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -29,9 +30,10 @@ from typing import Any
 
 from adelie_assets.calendar import KST, is_final, is_trading_day, previous_trading_day
 from adelie_assets.demo_mode import DEMO_LABEL, DEMO_RUN_TAG
+from adelie_assets.lib.history import HISTORY_TAG
 
 BANNER = DEMO_LABEL
-DEFAULT_HISTORY_DAYS = 90  # the analogs need 60 + 20 trading days before a day; a margin on top
+DEFAULT_HISTORY_DAYS = 110  # the analogs need ~100 trading days before a day (docs/analogs.md)
 RANGE_RUN_DAYS = 25  # as the assets' backfill policy (adelie_assets/defs/market/assets.py)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -68,7 +70,7 @@ def history_days(first_analysed: date, count: int) -> list[date]:
 class AssetPlan:
     """The code location's assets, sorted by what the demo does with them."""
 
-    sources: list[Any]  # partitioned, no partitioned upstream: backfilled over the history
+    sources: list[Any]  # tagged adelie/history: backfilled over the history the analogs search
     partitioned: list[Any]
     unpartitioned: list[Any]
 
@@ -77,7 +79,7 @@ def asset_plan(defs: Any) -> AssetPlan:
     graph = defs.resolve_asset_graph()
     keys = sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
     partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
-    sources = [k for k in partitioned if not (graph.get(k).parent_keys & set(partitioned))]
+    sources = [k for k in partitioned if graph.get(k).tags.get(HISTORY_TAG)]
     unpartitioned = [k for k in keys if k not in partitioned]
     return AssetPlan(sources=sources, partitioned=partitioned, unpartitioned=unpartitioned)
 
@@ -216,12 +218,17 @@ def _print_summary(days: list[date], state: Path) -> None:
             f"KOSDAQ {by_market.get('KOSDAQ', 0)}), {len(day_cases)} themes"
         )
         for case in day_cases.itertuples():
-            tickers = ", ".join(case.related_tickers)
-            facts = [str(getattr(case, "event_date", None) or getattr(case, "event_year", ""))]
-            if getattr(case, "sync_rate", None) is not None:
-                facts.append(f"sync {case.sync_rate}")
-            print(f"   {case.theme_rank}. [{case.theme}] {case.title} ({'; '.join(facts)}; {tickers})")
-
+            # Every figure printed here is a column of market_analogs (the analog the case is about).
+            outcome = case.outcome if isinstance(case.outcome, dict) else json.loads(case.outcome or "{}")
+            facts = [
+                f"analog {case.analog_id}",
+                f"event_date {case.event_date}",
+                f"sync_rate {case.sync_rate}",
+                f"+20d {outcome.get('after_20_pct')}%",
+            ]
+            print(f"   {case.theme_rank}. [{case.theme_label}] {case.title}")
+            print(f"      {'; '.join(facts)}")
+            print(f"      {case.summary}")
 
 if __name__ == "__main__":
     raise SystemExit(main())

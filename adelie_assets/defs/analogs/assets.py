@@ -28,6 +28,7 @@ from adelie_assets.defs.analogs.storage import block_rows, load_histories
 from adelie_assets.defs.analogs.table import ANALOG_FEATURES_SCHEMA, MARKET_ANALOGS_SCHEMA
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
+from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -49,6 +50,7 @@ def _window(days: list[date]) -> list[date]:
     partitions_def=trading_day_partitions,
     deps=[market_data, "market_indices"],
     backfill_policy=BACKFILL_POLICY,
+    tags=HISTORY_TAGS,
     group_name="analogs",
     kinds={"python", "sql"},
     owners=["team:data-engineering"],

@@ -16,6 +16,7 @@ from dagster import (
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
+from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.warehouse import Warehouse
 
@@ -65,6 +66,7 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     backfill_policy=BACKFILL_POLICY,
     freshness_policy=MARKET_DATA_FRESHNESS,
     pool="krx",
+    tags=HISTORY_TAGS,
     group_name="market",
     kinds={"python", "sql"},
     owners=["team:data-engineering"],

@@ -9,6 +9,7 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
@@ -43,6 +44,7 @@ def indices_preview(frame: pd.DataFrame) -> str:
     backfill_policy=BACKFILL_POLICY,
     freshness_policy=MARKET_DATA_FRESHNESS,
     pool="krx",
+    tags=HISTORY_TAGS,
     group_name="market",
     kinds={"python", "sql"},
     owners=["team:data-engineering"],
