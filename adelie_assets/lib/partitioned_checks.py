@@ -5,7 +5,6 @@ The verdicts are pure functions of one day's rows; `daily_check` wraps one into 
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
@@ -22,6 +21,7 @@ from dagster import (
 )
 
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
+from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
 EXAMPLES = 10
@@ -29,15 +29,6 @@ SEVERITY = "severity"  # check-spec metadata key: the severity every result of t
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One check's outcome for one trading day."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, object] = field(default_factory=dict)
 
 
 def checked_days(context: AssetCheckExecutionContext) -> list[date]:
