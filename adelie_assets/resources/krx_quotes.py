@@ -56,7 +56,7 @@ def _to_number(series: pd.Series, field: str, tickers: pd.Series, what: str) -> 
     text = series.astype(str).str.strip()
     missing = text.isin(_MISSING)
     pattern = _INTEGER if field in _INTEGER_FIELDS else _DECIMAL
-    unreadable = ~missing & ~text.map(lambda value: pattern.fullmatch(value) is not None)
+    unreadable = ~missing & ~text.str.fullmatch(pattern).fillna(False).astype(bool)
     if unreadable.any():
         first = unreadable[unreadable].index[0]
         more = int(unreadable.sum()) - 1

@@ -160,3 +160,16 @@ def test_a_duplicate_key_refused_by_the_database_is_a_data_error(warehouse_url: 
     assert "refused the rows themselves" in text and "problem of the data" in text
     assert "check ADELIE_WAREHOUSE_URL" not in text
     assert len(warehouse.read_market_data([DAY])) == len(frame)
+
+
+def test_a_row_count_far_from_the_previous_days_is_refused(fake_krx: FakeKrx, warehouse_url: str):
+    warehouse = Warehouse(url=warehouse_url)
+    previous = date(2026, 11, 26)
+    warehouse.replace_market_data([previous], market_frame(previous, per_market=600))  # 1,200 rows
+    result = run(fake_krx, warehouse)
+    text = step_failures(result)["market_data"]
+    assert (
+        "[row_count_vs_previous_day] 2388 rows vs 1200 stored for 2026-11-26 (+99.0%, more than ±20%)" in text
+    )
+    assert "re-run 2026-11-26 first" in text
+    assert warehouse.read_market_data([DAY]).empty

@@ -42,14 +42,16 @@ def numbers_parsed_verdict(rows: pd.DataFrame) -> Verdict:
 
 def _row_count_vs_previous_day(rows: pd.DataFrame, day: date, warehouse: Warehouse) -> Verdict:
     previous = previous_trading_day(day)
-    verdict = row_count_change_verdict(rows, warehouse.count_rows(market_data_table, previous), previous)
-    change = abs(float(verdict.metadata.get("change_pct", 0.0))) / 100
-    if verdict.passed or change <= ROW_COUNT_GUARD_LIMIT:
+    previous_rows = warehouse.count_rows(market_data_table, previous)
+    verdict = row_count_change_verdict(rows, previous_rows, previous)
+    change = float(verdict.metadata.get("change_pct", 0.0)) / 100
+    if abs(change) <= ROW_COUNT_GUARD_LIMIT:
         return Verdict(True, verdict.description, verdict.metadata)
     return Verdict(
         False,
-        f"{verdict.description.split(': ')[0]}: more than ±{ROW_COUNT_GUARD_LIMIT:.0%}. If {previous} is the "
-        f"wrong day, re-run {previous} first.",
+        f"{len(rows)} rows vs {previous_rows} stored for {previous} ({change:+.1%}, more than "
+        f"±{ROW_COUNT_GUARD_LIMIT:.0%}): KRX listed far more or far fewer tickers than a day has. If the "
+        f"rows of {previous} are the wrong ones, re-run {previous} first.",
         verdict.metadata,
     )
 
