@@ -161,7 +161,7 @@ def test_a_trickling_krx_answer_fails_at_the_deadline_and_writes_nothing(
     text = step_failures(result)["market_data"]
     assert "did not answer KOSPI quotes of 2026-11-27 within 1 s" in text and "after 2 attempts" in text
     assert trickle.requests == 2
-    assert elapsed < 10, elapsed
+    assert elapsed < 20, elapsed  # 2 deadlines + backoff; the trickle lasts 1,000 s
     assert warehouse.read_market_data([DAY]).empty
 
 
@@ -174,7 +174,7 @@ def test_a_trickling_llm_answer_fails_at_the_deadline(trickle: Trickle):
     started = time.monotonic()
     with pytest.raises(LlmError, match=r"did not answer within 1 s, 2 times"):
         llm.parse([{"role": "user", "content": "hi"}], Answer)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20  # 2 deadlines + the SDK's retry backoff; the trickle: 1,000 s
     assert trickle.requests == 2
 
 
