@@ -157,3 +157,19 @@ def build_trading_day_partitions(through_year: int | None = None) -> TimeWindowP
 
 
 trading_day_partitions = build_trading_day_partitions()
+
+
+def explain_partition_key(key: str) -> str:
+    """What is wrong with a partition key Dagster refused, or that it is a valid trading day."""
+    try:
+        day = parse_partition_key(key)
+    except PartitionKeyError as exc:
+        return str(exc)
+    return f"{day} is a final KRX trading day: a valid partition key."
+
+
+if __name__ == "__main__":  # python -m adelie_assets.calendar KEY: why Dagster refused KEY
+    import sys
+
+    for argument in sys.argv[1:]:
+        print(explain_partition_key(argument))

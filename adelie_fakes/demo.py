@@ -230,5 +230,6 @@ def _print_summary(days: list[date], state: Path) -> None:
             print(f"      {'; '.join(facts)}")
             print(f"      {case.summary}")
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

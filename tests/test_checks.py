@@ -29,7 +29,7 @@ from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.openai import FakeOpenAI
-from tests.builders import executed_steps, krx_for, market_frame
+from tests.builders import executed_steps, krx_for, market_frame, step_failures
 from tests.history import seed_history_before
 
 DAY = date(2026, 11, 27)
@@ -199,22 +199,34 @@ def test_a_good_day_passes_every_check_with_its_figures(fakes, warehouse_url: st
 # --- blocking: a failed check stops historical_cases and fails the run ---------------------------
 
 
-def test_failing_blocking_check_keeps_historical_cases_from_running(fakes, sqlite_warehouse_url: str) -> None:
+def test_bad_rows_are_refused_by_the_guards_before_the_write_and_stop_historical_cases(
+    fakes, sqlite_warehouse_url: str
+) -> None:
     warehouse = Warehouse(url=sqlite_warehouse_url)
     result = run_pipeline(fakes, warehouse, tamper="inverted_prices")
     assert not result.success
+    text = step_failures(result)["market_data"]
+    assert "[prices_consistent] 7 tickers have missing, non-positive or inconsistent prices" in text
+    assert "nothing was replaced" in text and "ADELIE_WAREHOUSE_URL" not in text
+    assert "historical_cases" not in executed_steps(result)
+    assert fakes[1].completion_count == 0
+    assert warehouse.read_market_data([DAY]).empty and warehouse.read_historical_cases([DAY]).empty
+
+
+def test_failing_blocking_check_keeps_historical_cases_from_running(fakes, sqlite_warehouse_url: str) -> None:
+    """Rows that pass the guards but fail a blocking check (here: the stored rows were changed after
+    the write, as a check-only run sees them) still stop the job at the check."""
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    assert run_pipeline(fakes, warehouse).success
+    good = warehouse.read_market_data([DAY])
+    rows = good.index[~good["halted"]][:7]
+    good.loc[rows, "low"] = good.loc[rows, "high"] + 100
+    warehouse.replace_market_data([DAY], good)
+    result = run_checks(warehouse, market_data)
     failed = only(result, "prices_consistent")
     assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR and failed.blocking
     assert failed.partition == KEY
     assert figures(failed)["low_open_close_high_violations"] == 7
-    assert "historical_cases" not in executed_steps(result)
-    assert "market_data_checks" in executed_steps(result)
-    run_failure = [e.message for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
-    assert run_failure == [
-        "Execution of run for \"daily_pipeline\" failed. Steps failed: ['market_data_checks']."
-    ]
-    assert fakes[1].completion_count == 0
-    assert warehouse.read_historical_cases([DAY]).empty
 
 
 def test_failing_warn_check_does_not_block_and_the_run_config_sets_the_case_count(

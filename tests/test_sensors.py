@@ -201,12 +201,32 @@ def test_alert_posts_a_slack_payload_with_job_partition_steps_error_and_link(
     assert captured.lines == [f"Failure alert sent for run {run_id}."]
 
 
+class DriftingWarehouse(Warehouse):
+    """Rows that passed the guards, changed by another writer before the checks read them back."""
+
+    def replace_market_data(self, days, frame, guards=()):  # noqa: ANN001, ANN201 - the parent's signature
+        written = super().replace_market_data(days, frame, guards)
+        stored = self.read_market_data(days)
+        rows = stored.index[~stored["halted"]][:7]
+        stored.loc[rows, "low"] = stored.loc[rows, "high"] + 100
+        super().replace_market_data(days, stored)
+        return written
+
+
 def test_alert_for_a_failed_blocking_check_names_the_check_and_its_figures(
     fakes, webhook: Webhook, log, monkeypatch, tmp_path
 ) -> None:
     monkeypatch.setenv("ADELIE_ALERT_WEBHOOK_URL", webhook.url)
     instance = DagsterInstance.ephemeral()
-    result = run_daily(fakes, instance, tmp_path, krx=tampered_krx(fakes[0], "inverted_prices"))
+    krx_fake, llm_fake = fakes
+    resources = {
+        "krx": krx_for(krx_fake),
+        "llm": LLM(api_key=llm_fake.api_key, base_url=llm_fake.base_url),
+        "warehouse": DriftingWarehouse(url=f"sqlite:///{tmp_path}/warehouse.sqlite"),
+    }
+    result = defs.resolve_job_def("daily_pipeline").execute_in_process(
+        partition_key="2026-11-27", instance=instance, resources=resources, raise_on_error=False
+    )
     assert not result.success
     alert((instance, result), log[0])
     payload = webhook.posts[0]
@@ -215,6 +235,19 @@ def test_alert_for_a_failed_blocking_check_names_the_check_and_its_figures(
     assert any("1 blocking asset check failed" in t for t in texts)
     (checks,) = [t for t in texts if t.startswith("*Failed checks*")]
     assert "market_data.prices_consistent (2026-11-27) [ERROR]: 7 tickers have missing" in checks
+
+
+def test_alert_for_rows_refused_by_a_guard_names_the_guard_and_the_tickers(
+    fakes, webhook: Webhook, log, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("ADELIE_ALERT_WEBHOOK_URL", webhook.url)
+    instance = DagsterInstance.ephemeral()
+    result = run_daily(fakes, instance, tmp_path, krx=tampered_krx(fakes[0], "inverted_prices"))
+    assert not result.success
+    alert((instance, result), log[0])
+    payload = webhook.posts[0]
+    assert "failed step(s): market_data." in payload["text"]
+    assert "were refused before writing: [prices_consistent] 7 tickers have missing" in payload["text"]
 
 
 def test_no_webhook_url_means_no_call_and_one_log_line_per_process(

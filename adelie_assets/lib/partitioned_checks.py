@@ -9,7 +9,7 @@ docs/dagster-notes.md, "Partitioned checks".
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
@@ -28,6 +28,7 @@ from dagster import (
 )
 
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
+from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
 EXAMPLES = 10
@@ -35,15 +36,6 @@ SEVERITY = "severity"  # check-spec metadata key: the severity every result of t
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One check's outcome for one trading day."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, object] = field(default_factory=dict)
 
 
 class CheckedDays:

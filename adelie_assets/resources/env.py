@@ -13,7 +13,9 @@ def optional_env(name: str) -> EnvVar | None:
     return EnvVar(name) if os.environ.get(name) else None
 
 
-def float_env(name: str, default: float, *, minimum: float = 0.0, positive: bool = False) -> float:
+def float_env(
+    name: str, default: float, *, minimum: float = 0.0, positive: bool = False, maximum: float = math.inf
+) -> float:
     """A non-secret number of seconds, read when the code location loads; bad values name the variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -22,7 +24,9 @@ def float_env(name: str, default: float, *, minimum: float = 0.0, positive: bool
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < minimum or (positive and value <= 0):
+    if not math.isfinite(value) or value < minimum or (positive and value <= 0) or value > maximum:
         bound = "greater than 0" if positive else f"at least {minimum:g}"
+        if math.isfinite(maximum):
+            bound += f" and at most {maximum:g}"
         raise ValueError(f"{name} must be a finite number of seconds {bound}, not {raw!r}.")
     return value

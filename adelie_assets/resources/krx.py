@@ -5,12 +5,14 @@ Why it is shaped this way (each point cost a day to learn):
 - With no or a bad login KRX answers HTTP 400 `LOGOUT`; on a closed day every ticker comes back
   with "-". Neither is data, so both fail the step instead of writing rows.
 - KRX bans IPs that make bulk requests and one account holds one session: one call at a time per
-  process (a lock), a polite delay between calls, and only a few retries, for 5xx and timeouts.
+  host (a lock file, krx_lock.py, whatever the Dagster instance config), a polite delay between
+  calls, and only a few retries, for 5xx and timeouts.
+- `timeout_seconds` is a wall-clock deadline for each call, body included: a server that trickles
+  one byte a second never hits a per-read timeout.
 """
 
 import contextlib
 import io
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
@@ -21,8 +23,15 @@ import requests
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
-from adelie_assets.resources.krx_errors import KrxConfigError, KrxError, KrxLoginError, KrxTransientError
+from adelie_assets.resources.krx_errors import (
+    KrxConfigError,
+    KrxDataError,
+    KrxError,
+    KrxLoginError,
+    KrxTransientError,
+)
 from adelie_assets.resources.krx_indices import INDEX_COLUMNS, INDICES, parse_index_rows
+from adelie_assets.resources.krx_lock import one_krx_call
 from adelie_assets.resources.krx_quotes import COLUMNS, MARKETS, parse_quotes
 from adelie_assets.resources.krx_session import (
     DATA_PATH,
@@ -38,6 +47,7 @@ __all__ = [
     "INDEX_COLUMNS",
     "KRX",
     "KrxConfigError",
+    "KrxDataError",
     "KrxError",
     "KrxLoginError",
     "KrxTransientError",
@@ -45,9 +55,10 @@ __all__ = [
     "parse_quotes",
 ]
 
-# One KRX call at a time in this process; across runs the `krx` concurrency pool does the same.
-_CALL_LOCK = threading.Lock()
-_last_call_at = 0.0
+# Bounds of the settings: beyond them a value is a typo (1e9 s of delay would hold the KRX lock).
+MAX_TIMEOUT_SECONDS = 600.0
+MAX_DELAY_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 120.0
 
 
 class KRX(ConfigurableResource):
@@ -61,10 +72,18 @@ class KRX(ConfigurableResource):
         "(env ADELIE_KRX_URL).",
     )
     timeout_seconds: float = Field(
-        default=30.0, gt=0, allow_inf_nan=False, description="Timeout of each KRX request."
+        default=30.0,
+        gt=0,
+        le=MAX_TIMEOUT_SECONDS,
+        allow_inf_nan=False,
+        description="Wall-clock deadline of each KRX request, body included.",
     )
     delay_seconds: float = Field(
-        default=1.0, ge=0, allow_inf_nan=False, description="Polite pause between two KRX calls."
+        default=1.0,
+        ge=0,
+        le=MAX_DELAY_SECONDS,
+        allow_inf_nan=False,
+        description="Polite pause between two KRX calls (across processes of the host).",
     )
     max_attempts: int = Field(
         default=3,
@@ -73,7 +92,11 @@ class KRX(ConfigurableResource):
         description="Attempts per call; only 5xx, timeouts and dropped connections retry.",
     )
     retry_backoff_seconds: float = Field(
-        default=5.0, ge=0, description="Wait before the 2nd attempt; doubles."
+        default=5.0,
+        ge=0,
+        le=MAX_BACKOFF_SECONDS,
+        allow_inf_nan=False,
+        description="Wait before the 2nd attempt; doubles.",
     )
 
     _session: Any = PrivateAttr(default=None)
@@ -103,7 +126,7 @@ class KRX(ConfigurableResource):
         krx_session = pykrx.auth.KRXSession(session=http)
         if logged_in:
             try:
-                with contextlib.redirect_stdout(io.StringIO()):
+                with self._polite_call(), contextlib.redirect_stdout(io.StringIO()):
                     accepted = pykrx.auth.login_krx(self.krx_id, self.krx_pw, http)
             except (requests.RequestException, ValueError) as exc:
                 raise KrxTransientError(
@@ -137,15 +160,8 @@ class KRX(ConfigurableResource):
 
     @contextlib.contextmanager
     def _polite_call(self) -> Iterator[None]:
-        global _last_call_at
-        with _CALL_LOCK:
-            wait = _last_call_at + self.delay_seconds - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            try:
-                yield
-            finally:
-                _last_call_at = time.monotonic()
+        with one_krx_call((self.base_url or KRX_ORIGIN).rstrip("/"), self.delay_seconds):
+            yield
 
     def _explain_bad_answer(self, what: str, exc: Exception) -> KrxError:
         response = getattr(self._session.session, "last_response", None) if self._session else None

@@ -15,3 +15,8 @@ class KrxLoginError(KrxError):
 
 class KrxTransientError(KrxError):
     """A 5xx, a timeout or a dropped connection: worth a bounded retry."""
+
+
+class KrxDataError(KrxError):
+    """KRX answered, but with data we cannot read or must not store: the message names the ticker,
+    the field and the value. Retrying the same day gives the same answer."""

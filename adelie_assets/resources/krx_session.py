@@ -13,11 +13,13 @@ import io
 import os
 import sys
 import threading
+import time
 import types
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 from adelie_assets import demo_mode
 
@@ -75,9 +77,21 @@ def _register_bare_package(name: str) -> None:
     sys.modules[name] = package
 
 
+class DeadlineExceeded(requests.Timeout):
+    """The whole answer did not arrive within the call's deadline (e.g. a trickling body)."""
+
+
+_CHUNK = 64 * 1024
+
+
 class _TimeoutSession(requests.Session):
     """A requests session that never waits forever (pykrx passes no timeout) and remembers the last
-    response, so that a body pykrx cannot parse (e.g. `LOGOUT`) can still be reported."""
+    response, so that a body pykrx cannot parse (e.g. `LOGOUT`) can still be reported.
+
+    `timeout` is a deadline for the whole call: requests' own timeout bounds each socket read, so a
+    body trickling in a byte a second would never end; the body is read here, one socket read at a
+    time, until the deadline. (Headers are small; they are bounded by the per-read timeout.)
+    """
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
@@ -85,10 +99,33 @@ class _TimeoutSession(requests.Session):
         self.last_response: requests.Response | None = None
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        deadline = time.monotonic() + self.timeout
         kwargs.setdefault("timeout", self.timeout)
         if demo_mode.is_demo():
             demo_mode.check_url(url if isinstance(url, str) else url.decode(), "KRX")
+        kwargs["stream"] = True
         self.last_response = None
         response = super().request(method, url, *args, **kwargs)
+        try:
+            response._content = _read_until(response, deadline, self.timeout)  # noqa: SLF001
+        finally:
+            response.close()
         self.last_response = response
         return response
+
+
+def _read_until(response: requests.Response, deadline: float, timeout: float) -> bytes:
+    body = bytearray()
+    while True:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded(f"the answer took longer than {timeout:g} s")
+        try:
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:  # as requests would raise them
+            raise requests.Timeout(str(exc)) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(str(exc)) from exc
+        if not chunk:
+            response._content_consumed = True
+            return bytes(body)
+        body += chunk

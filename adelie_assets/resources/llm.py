@@ -53,7 +53,14 @@ class LLM(ConfigurableResource):
         description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env OPENAI_BASE_URL).",
     )
     model: str = Field(default=DEFAULT_MODEL, description="Model name (env ADELIE_LLM_MODEL).")
-    timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one HTTP request.")
+    timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Wall-clock deadline of one HTTP request, body included (the SDK's own timeout is "
+        "per socket read).",
+    )
     max_retries: int = Field(default=3, ge=0, le=10, description="SDK retries of 429/5xx/timeouts.")
     input_usd_per_million_tokens: float = Field(default=0.15, ge=0, description="For the cost estimate.")
     output_usd_per_million_tokens: float = Field(default=0.60, ge=0, description="For the cost estimate.")
@@ -73,16 +80,19 @@ class LLM(ConfigurableResource):
                 "such as Ollama, set OPENAI_BASE_URL and any non-empty OPENAI_API_KEY)."
             )
         if self._client is None:
-            from openai import OpenAI
+            import httpx2
+            from openai import DefaultHttpxClient, OpenAI
 
             if demo_mode.is_demo():
                 demo_mode.check_url(self.base_url or "https://api.openai.com/v1", "OpenAI")
 
+            transport = _DeadlineTransport(httpx2.HTTPTransport(), self.timeout_seconds)
             self._client = OpenAI(
                 api_key=self.api_key,
                 base_url=self.base_url or None,
                 timeout=self.timeout_seconds,
                 max_retries=self.max_retries,
+                http_client=DefaultHttpxClient(transport=transport, timeout=self.timeout_seconds),
             )
         return self._client
 
@@ -203,6 +213,54 @@ class LLM(ConfigurableResource):
                             item = json.loads(line)
                             results[item["custom_id"]] = item
         return results
+
+
+class _DeadlineTransport:
+    """An httpx transport whose answers must arrive whole within `seconds` of the request.
+
+    httpx's timeouts bound each socket read: a server trickling a byte a second never hits them.
+    A late body raises httpx's ReadTimeout, which the SDK retries and reports as a timeout.
+    """
+
+    def __init__(self, inner: Any, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+
+    def handle_request(self, request: Any) -> Any:
+        import httpx2
+
+        deadline = time.monotonic() + self.seconds
+        response = self.inner.handle_request(request)
+        seconds = self.seconds
+
+        class _Stream(httpx2.SyncByteStream):
+            def __iter__(self) -> Iterator[bytes]:
+                for chunk in response.stream:
+                    if time.monotonic() > deadline:
+                        raise httpx2.ReadTimeout(
+                            f"the answer took longer than {seconds:g} s", request=request
+                        )
+                    yield chunk
+
+            def close(self) -> None:
+                response.stream.close()
+
+        return httpx2.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_Stream(),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> _DeadlineTransport:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
 
 
 def _short(exc: Exception) -> str:

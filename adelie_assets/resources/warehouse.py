@@ -16,7 +16,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
+from adelie_assets.lib.guards import Guard, run_guards
 from adelie_assets.resources.warehouse_engine import (
+    WarehouseDataError,
     WarehouseError,
     default_url,
     dispose_engines,
@@ -39,6 +41,7 @@ from adelie_assets.resources.warehouse_schema import (
 
 __all__ = [
     "Warehouse",
+    "WarehouseDataError",
     "WarehouseError",
     "analog_features_table",
     "daily_themes_table",
@@ -91,10 +94,28 @@ class Warehouse(ConfigurableResource):
                     conn.execute(table.insert(), records(frame))
         return len(frame)
 
-    def replace_market_data(self, days: Sequence[date], frame: pd.DataFrame) -> int:
+    def replace_partition(
+        self,
+        table: sa.Table,
+        days: Sequence[date],
+        frame: pd.DataFrame,
+        guards: Sequence[Guard] = (),
+        source: str = "the source",
+    ) -> int:
+        """Replace the rows of `days` with `frame`, atomically, once every guard passed on every day.
+
+        A failed guard raises `DataGuardError` before the transaction starts: the previous rows stay.
+        Columns the table fills itself (a server default, e.g. created_at) may be left out of `frame`.
+        """
+        run_guards(table.name, frame, days, guards, self, source)
+        columns = [c.name for c in table.columns if c.server_default is None or c.name in frame.columns]
+        return self._replace(table, days, frame[columns])
+
+    def replace_market_data(
+        self, days: Sequence[date], frame: pd.DataFrame, guards: Sequence[Guard] = ()
+    ) -> int:
         """Replace the rows of `days` with `frame` (columns of the market_data table), atomically."""
-        columns = [c.name for c in market_data_table.columns]
-        return self._replace(market_data_table, days, frame[columns])
+        return self.replace_partition(market_data_table, days, frame, guards, source="KRX")
 
     def replace_rows(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
         """Replace the rows of `days` in `table` with `frame` (its columns), atomically."""
@@ -102,8 +123,7 @@ class Warehouse(ConfigurableResource):
         return self._replace(table, days, frame[columns] if not frame.empty else frame)
 
     def replace_historical_cases(self, days: Sequence[date], frame: pd.DataFrame) -> int:
-        columns = [c.name for c in historical_cases_table.columns if c.name != "created_at"]
-        return self._replace(historical_cases_table, days, frame[columns])
+        return self.replace_partition(historical_cases_table, days, frame)
 
     # --- reads ---------------------------------------------------------------------------------
 

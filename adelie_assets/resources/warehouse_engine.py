@@ -18,16 +18,52 @@ class WarehouseError(Exception):
     """The warehouse cannot be reached or used. The message names what to fix."""
 
 
+class WarehouseDataError(WarehouseError):
+    """The database refused the rows themselves (a duplicate key, a value it cannot store)."""
+
+
 def default_url() -> str:
-    return f"sqlite:///{state_dir() / 'warehouse.sqlite'}"
+    # Only the default location is created; a path given in ADELIE_WAREHOUSE_URL must exist.
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'warehouse.sqlite'}"
+
+
+def _has_unencoded_at(url: str) -> bool:
+    # A password's '@' must be percent-encoded (%40); SQLAlchemy splits at the first '@', so the rest
+    # of the password would become the host, which drivers print in their errors.
+    authority = url.partition("://")[2]
+    return authority.count("@") > 1
 
 
 def safe_url(url: str) -> str:
     """The URL with its password masked, for messages and metadata."""
+    if _has_unencoded_at(url):
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         return "<unparseable URL>"
+
+
+def scrubbed(text: str, url: str) -> str:
+    """`text` without the URL's password (or, for a URL we cannot split, its whole user part)."""
+    secrets: list[str] = []
+    scheme, _, rest = url.partition("://")
+    userinfo = rest.rpartition("@")[0]
+    if userinfo:
+        secrets += [userinfo, userinfo.partition(":")[2]]
+        secrets += userinfo.partition(":")[2].split("@")
+    try:
+        password = sa.make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        secrets.append(str(password))
+    for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 _engines: dict[str, Engine] = {}
@@ -35,6 +71,11 @@ _engines_lock = threading.Lock()
 
 
 def _normalize(url: str) -> sa.URL:
+    if _has_unencoded_at(url):
+        raise WarehouseError(
+            "ADELIE_WAREHOUSE_URL has more than one '@': percent-encode an '@' in the user or password "
+            "as %40 (e.g. postgresql+psycopg2://user:p%40ss@host:5432/dbname)."
+        )
     try:
         parsed = sa.make_url(url.strip())
         parsed.port  # noqa: B018 - parsing is lazy for the port; force it here
@@ -51,7 +92,13 @@ def _normalize(url: str) -> sa.URL:
             "use postgresql+psycopg2://... or sqlite:///...."
         )
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(parsed.database).parent
+        if not directory.is_dir():
+            # SQLite would create an empty warehouse; a typo must not silently start a new one.
+            raise WarehouseError(
+                f"The directory {directory} of the SQLite file in ADELIE_WAREHOUSE_URL does not exist: "
+                "fix the path (sqlite:////absolute/path.sqlite has four slashes) or create the directory."
+            )
     return parsed
 
 
@@ -78,7 +125,7 @@ def engine_for(url: str) -> Engine:
             except (sa.exc.DBAPIError, psycopg2.Error) as exc:
                 engine.dispose()
                 raise WarehouseError(
-                    f"Cannot reach the warehouse at {safe_url(url)}: {reason(exc)}. "
+                    f"Cannot reach the warehouse at {safe_url(url)}: {scrubbed(reason(exc), url)}. "
                     "Check ADELIE_WAREHOUSE_URL and that the database server is up."
                 ) from None
             _engines[url] = engine
@@ -108,10 +155,26 @@ def translated(action: str, url: str) -> Iterator[None]:
     try:
         yield
     except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+        why = scrubbed(reason(exc), url)
+        if _is_data_error(exc):
+            raise WarehouseDataError(
+                f"{action}: the warehouse at {safe_url(url)} refused the rows themselves ({why}). This is "
+                "a problem of the data, not of the database server or ADELIE_WAREHOUSE_URL. Nothing was "
+                "changed; a re-run with the same data fails the same way."
+            ) from None
         raise WarehouseError(
-            f"{action} on the warehouse at {safe_url(url)} failed ({reason(exc)}). Nothing was changed; "
+            f"{action} on the warehouse at {safe_url(url)} failed ({why}). Nothing was changed; "
             "check ADELIE_WAREHOUSE_URL and that the database server is up, then re-run the partition."
         ) from None
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A constraint violation or a value the database cannot store, as opposed to a connection fault."""
+    root = root_cause(exc)
+    original = getattr(root, "orig", None) or root
+    return isinstance(root, sa.exc.IntegrityError | sa.exc.DataError) or isinstance(
+        original, psycopg2.IntegrityError | psycopg2.DataError
+    )
 
 
 def dispose_engines() -> None:

@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -16,9 +17,11 @@ from dagster import (
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
+from adelie_assets.defs.market.guards import MARKET_DATA_GUARDS
+from adelie_assets.lib.guards import DataGuardError
 from adelie_assets.lib.history import HISTORY_TAGS
-from adelie_assets.resources.krx import KRX
-from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.krx import KRX, KrxDataError
+from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError
 
 MARKET_DATA_SCHEMA = TableSchema(
     columns=[
@@ -61,6 +64,13 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     )
 
 
+def _refusal_metadata(exc: Exception, day: object) -> dict[str, object]:
+    metadata: dict[str, object] = {"refused_day": str(day), "refused_by": type(exc).__name__}
+    for name, verdict in getattr(exc, "failed", {}).items():
+        metadata[f"guard_{name}"] = verdict.description
+    return metadata
+
+
 @asset(
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
@@ -74,7 +84,8 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     description=(
         "Quotes of every KOSPI and KOSDAQ ticker for one KRX trading day, from KRX via pykrx "
         "(one request per market). Halted tickers are kept with halted=true and NULL open/high/low. "
-        "A partition is replaced atomically in the warehouse table `market_data`."
+        "A partition is replaced atomically in the warehouse table `market_data`, only once the new rows "
+        "pass the table's guards (the blocking checks, run before the write)."
     ),
 )
 def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
@@ -88,9 +99,14 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
     last_frame = pd.DataFrame()
     for day in days:
         started = time.monotonic()
-        frame = krx.fetch_day(day)
-        krx_seconds += time.monotonic() - started
-        warehouse.replace_market_data([day], frame)
+        try:
+            frame = krx.fetch_day(day)
+            krx_seconds += time.monotonic() - started
+            # The guards run on the new rows first: an answer that fails one replaces nothing.
+            warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
+        except (DataGuardError, KrxDataError, WarehouseDataError) as exc:
+            # A data problem: a retry of the same answer fails the same way.
+            raise Failure(str(exc), metadata=_refusal_metadata(exc, day), allow_retries=False) from None
         rows_by_day[day.isoformat()] = len(frame)
         context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
         for market, count in frame["market"].value_counts().items():
