@@ -109,3 +109,8 @@ def seed_history_before(warehouse: Warehouse, day: date, count: int = 110) -> No
         [*stock_blocks(market, indices, days, featured), *index_blocks(indices, days, featured)]
     )
     warehouse.replace_rows(analog_features_table, featured, pd.DataFrame(rows))
+    # The previous trading day at the fake KRX's size, as a real history has it: market_data's
+    # guard refuses a day whose row count is far from the previous day's.
+    from tests.builders import market_frame
+
+    warehouse.replace_market_data([days[-1]], market_frame(days[-1], per_market=1194))
