@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from typing import Any
 
 import psycopg2
 import pytest
 
+from adelie_assets.resources.warehouse import Warehouse
 from tests.deploy.deployment import (
     Deployment,
     UidSampler,
@@ -26,10 +28,21 @@ from tests.deploy.deployment import (
     inspect,
 )
 from tests.e2e.harness import LOCATION_NAME, wait_until
+from tests.history import seed_history_before
 
 pytestmark = [pytest.mark.deploy, pytest.mark.postgres, pytest.mark.slow]
 
-ASSETS = ["market_data", "historical_cases"]
+# Every asset of the daily job: the backfill writes each table, as the schedule does.
+ASSETS = [
+    "market_data",
+    "market_indices",
+    "daily_themes",
+    "analog_features",
+    "market_analogs",
+    "historical_cases",
+    "app_briefing",
+    "app_cases",
+]
 DAILY_DAY = "2026-11-27"
 BACKFILL_DAYS = ["2026-11-24", "2026-11-25", "2026-11-26"]
 ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX
@@ -46,6 +59,9 @@ def runs(deployment: Deployment) -> dict[str, Any]:
     """The daily job for one trading day and a 3-day backfill, launched together and awaited,
     while every container's processes are sampled."""
     deployment.wait_healthy("user_code", "webserver", "daemon")
+    # The history market_analogs searches (~100 trading days before the first day run here).
+    warehouse = Warehouse(url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{deployment.warehouse_db}")
+    seed_history_before(warehouse, date.fromisoformat(IN_FLIGHT_DAY))
     with deployment.sample_uids() as sampler:
         started = time.monotonic()
         daily_id = deployment.launch_job_run("daily_pipeline", DAILY_DAY)
@@ -187,13 +203,19 @@ def test_daily_run_and_three_day_backfill_write_the_warehouse(
 
     days = sorted([DAILY_DAY, *BACKFILL_DAYS])
     market = deployment.warehouse_query(
-        "SELECT trade_date::text, count(*), count(DISTINCT ticker) FROM market_data GROUP BY 1 ORDER BY 1"
+        "SELECT trade_date::text, count(*), count(DISTINCT ticker) FROM market_data "
+        "WHERE trade_date >= %s GROUP BY 1 ORDER BY 1",
+        (days[0],),
     )
     assert market == [(day, ROWS_PER_DAY, ROWS_PER_DAY) for day in days]
     cases = deployment.warehouse_query(
         "SELECT trade_date::text, count(*) FROM historical_cases GROUP BY 1 ORDER BY 1"
     )
     assert cases == [(day, CASES_PER_DAY) for day in days]
+    briefings = deployment.warehouse_query(
+        "SELECT briefing_date::text, count(*) FROM app_daily_briefings GROUP BY 1 ORDER BY 1"
+    )
+    assert briefings == [(day, 1) for day in days]  # the app's tables, in the warehouse when unset
 
 
 def captured_logs(deployment: Deployment, run_id: str) -> str:
