@@ -222,13 +222,13 @@ def test_backfill_of_three_days_writes_every_table(platform: Platform, backfills
         "SELECT trade_date::text, array_agg(kind ORDER BY kind), min(row_count) > 0 FROM analog_features "
         "GROUP BY 1 ORDER BY 1",
     ) == [(day, ["index", "stock"], True) for day in GOOD_DAYS]
-    # Analogs of both indices and of the themes' stocks, each found in the seeded past.
+    # Analogs of both indices, found in the seeded past. The themes' stocks get none: the seeded
+    # history has other tickers, so theirs lacks the 20 days a feature vector needs.
     assert per_day(
         platform,
-        "SELECT trade_date::text, count(DISTINCT subject) FILTER (WHERE subject_kind = 'index'), "
-        "count(DISTINCT theme_rank), bool_and(analog_date < trade_date) FROM market_analogs "
-        "GROUP BY 1 ORDER BY 1",
-    ) == [(day, 2, THEMES_PER_DAY, True) for day in GOOD_DAYS]
+        "SELECT trade_date::text, array_agg(DISTINCT subject ORDER BY subject), "
+        "bool_and(analog_date < trade_date) FROM market_analogs GROUP BY 1 ORDER BY 1",
+    ) == [(day, INDICES, True) for day in GOOD_DAYS]
     assert per_day(
         platform,
         "SELECT trade_date::text, count(*), count(DISTINCT theme_rank) FROM historical_cases "
@@ -237,7 +237,7 @@ def test_backfill_of_three_days_writes_every_table(platform: Platform, backfills
 
     # The app's tables (in the warehouse, prefixed app_: ADELIE_APP_DATABASE_URL is unset).
     assert platform.warehouse_query(
-        "SELECT briefing_date::text, json_array_length(top_keywords->'keywords') > 0, "
+        "SELECT briefing_date::text, jsonb_array_length(top_keywords->'keywords') > 0, "
         "(SELECT count(*) FROM app_briefing_stocks s WHERE s.briefing_id = b.id) > 0 "
         "FROM app_daily_briefings b ORDER BY 1"
     ) == [(day, True, True) for day in GOOD_DAYS]
