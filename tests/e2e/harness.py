@@ -415,8 +415,13 @@ class Platform:
         stop_timeout: float = 20.0,
         keep_files: bool = False,
         wait_for_daemon: bool = True,
+        catch_up_days: int = 0,
     ) -> None:
         self.krx_delay_seconds = krx_delay_seconds
+        # Off by default: once historical_cases has a materialization, the catch-up sensor (its
+        # first tick 15 min after the daemon started) would request runs for the recent days a test
+        # did not ask for, and add KRX requests and LLM calls to the ones it counts.
+        self.catch_up_days = catch_up_days
         self.instance_overrides = _merge(TEST_INSTANCE_OVERRIDES, instance_overrides or {})
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -543,6 +548,7 @@ class Platform:
                 "OPENAI_API_KEY": self.llm.api_key,
                 "OPENAI_BASE_URL": self.llm.base_url,
                 "ADELIE_WAREHOUSE_URL": self.warehouse_url,
+                "ADELIE_CATCH_UP_DAYS": str(self.catch_up_days),
                 "ADELIE_STATE_DIR": str(self.root / "state"),
                 "PYTHONUNBUFFERED": "1",
                 # The code servers and run workers find the console scripts of this interpreter.

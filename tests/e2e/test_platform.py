@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from adelie_assets.calendar import FIRST_TRADING_DAY, KST, trading_days
+from adelie_assets.resources.warehouse import Warehouse
 from tests.e2e.harness import (
     LOCATION_NAME,
     REPOSITORY_NAME,
@@ -23,12 +24,38 @@ from tests.e2e.harness import (
     roles,
     wait_until,
 )
+from tests.history import seed_history_before
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-ASSETS = ["market_data", "historical_cases"]
+# Upstream assets of each asset, as the code location declares them (test_ui_browser.py draws them).
+LINEAGE = {
+    "market_data": set(),
+    "market_indices": set(),
+    "daily_themes": {"market_data"},
+    "analog_features": {"market_data", "market_indices"},
+    "market_analogs": {"market_data", "analog_features", "daily_themes"},
+    "historical_cases": {"daily_themes", "market_analogs", "market_indices"},
+    "app_briefing": {"market_data", "market_indices", "daily_themes"},
+    "app_cases": {"historical_cases", "market_analogs", "market_data"},
+}
+GROUPS = {
+    "market_data": "market",
+    "market_indices": "market",
+    "analog_features": "analogs",
+    "market_analogs": "analogs",
+    "daily_themes": "cases",
+    "historical_cases": "cases",
+    "app_briefing": "app",
+    "app_cases": "app",
+}
+POOLS = {"market_data": ["krx"], "market_indices": ["krx"], "historical_cases": ["llm"]}
+ASSETS = list(LINEAGE)
+# The steps of a run of every asset: the app's two assets are one step (they publish together).
+ASSET_STEPS = [*ASSETS[:-2], "app_feed"]
 ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX (KONEX is left out)
-CASES_PER_DAY = 5
+INDICES = ["KOSDAQ", "KOSPI"]
+THEMES_PER_DAY = CASES_PER_DAY = 5
 
 # Each backfill waits up to 30 s for the backfill daemon to pick it up and up to 30 s more to be
 # marked finished (Dagster's fixed loop interval); runs take seconds.
@@ -54,21 +81,24 @@ def asset_nodes(platform: Platform) -> dict[str, dict]:
 
 def test_lineage_and_trading_day_partitions(platform: Platform) -> None:
     nodes = asset_nodes(platform)
-    assert set(ASSETS) <= set(nodes)
-    market, cases = nodes["market_data"], nodes["historical_cases"]
+    assert set(nodes) == set(ASSETS)
 
-    assert [k["path"] for k in cases["dependencyKeys"]] == [["market_data"]]
-    assert [k["path"] for k in market["dependedByKeys"]] == [["historical_cases"]]
-    assert market["dependencyKeys"] == []
+    upstream = {name: {"/".join(k["path"]) for k in node["dependencyKeys"]} for name, node in nodes.items()}
+    assert upstream == LINEAGE
+    downstream = {name: {"/".join(k["path"]) for k in node["dependedByKeys"]} for name, node in nodes.items()}
+    assert downstream == {name: {d for d, ups in LINEAGE.items() if name in ups} for name in LINEAGE}
+    assert {name: node["groupName"] for name, node in nodes.items()} == GROUPS
 
-    for node in (market, cases):
+    for node in nodes.values():
         assert node["partitionDefinition"]["type"] == "TIME_WINDOW"
         assert node["partitionDefinition"]["description"].startswith("0 18 * * 1-5, starting 2000-01-04")
+        # One policy for all: a backfill chunk holds every asset of its days in one run.
         assert node["backfillPolicy"] == {"policyType": "MULTI_RUN", "maxPartitionsPerRun": 25}
-    assert market["pools"] == ["krx"] and cases["pools"] == ["llm"]
+    assert {name: node["pools"] for name, node in nodes.items() if node["pools"]} == POOLS
 
+    market = nodes["market_data"]
     keys = market["partitionKeys"]
-    assert keys == cases["partitionKeys"]
+    assert all(node["partitionKeys"] == keys for node in nodes.values())
     assert "2026-11-27" in keys  # a Friday
     assert "2026-11-28" not in keys  # a Saturday
     assert "2026-09-24" not in keys  # Chuseok
@@ -114,16 +144,22 @@ def test_schedule_is_running_with_the_next_weekday_0800_kst_tick(platform: Platf
     assert datetime.fromtimestamp(tick["timestamp"], KST) in {before, after}
 
 
-GOOD_DAYS = ["2026-11-24", "2026-11-25", "2026-11-26"]
-FAULT_BACKFILL_DAY, FAULT_RUN_DAY = "2026-11-20", "2026-11-19"
+GOOD_DAYS = ["2026-11-23", "2026-11-24", "2026-11-25"]
+# After the good days, whose history they have: with KRX up, every asset of these days would succeed.
+FAULT_BACKFILL_DAY, FAULT_RUN_DAY = "2026-11-26", "2026-11-27"
 
 
 @pytest.fixture(scope="module")
 def backfills(platform: Platform) -> dict[str, Any]:
     """Both scenarios, overlapped to save a backfill-daemon loop (30 s): the three good days first;
     once their run finished, with KRX answering LOGOUT, a one-day backfill and a `daily_pipeline`
-    run (the schedule's job); then every backfill is awaited until the daemon marks it finished."""
+    run (the schedule's job); then every backfill is awaited until the daemon marks it finished.
+
+    market_analogs searches the warehouse's own past (~100 trading days before a day, or it fails
+    asking for a backfill): synthetic history is written straight into the warehouse first, as
+    the unit tests do, instead of backfilling 110 days through the daemon."""
     assert platform.krx is not None and platform.llm is not None
+    seed_history_before(Warehouse(url=platform.warehouse_url), date.fromisoformat(GOOD_DAYS[0]))
     started = time.monotonic()
     good_id = platform.launch_asset_backfill(ASSETS, GOOD_DAYS, title="e2e three days")
     platform.wait_for_backfill_runs(good_id, timeout=BACKFILL_TIMEOUT)
@@ -150,32 +186,73 @@ def backfills(platform: Platform) -> dict[str, Any]:
     return {"good": good, "bad": bad, "daily": daily, "completions_during_fault": completions_during_fault}
 
 
-def test_backfill_of_three_days_writes_both_tables(platform: Platform, backfills: dict[str, Any]) -> None:
+def per_day(platform: Platform, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (grouped by day, its first column) for the good days only: the seeded history
+    before them is not the backfill's."""
+    return [row for row in platform.warehouse_query(sql) if str(row[0]) >= GOOD_DAYS[0]]
+
+
+def test_backfill_of_three_days_writes_every_table(platform: Platform, backfills: dict[str, Any]) -> None:
     backfill = backfills["good"]
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert backfill["isAssetBackfill"] and backfill["numPartitions"] == 3
-    assert backfill["runs"], "the daemon launched no run"
-    for run in backfill["runs"]:
-        assert run["status"] == "SUCCESS"
-        stats = platform.step_stats(run["runId"])
-        assert stats["market_data"] == "SUCCESS" and stats["historical_cases"] == "SUCCESS", stats
+    # One run holds every asset of the chunk (one backfill policy for all), in dependency order.
+    [run] = backfill["runs"]
+    assert run["status"] == "SUCCESS"
+    stats = platform.step_stats(run["runId"])
+    assert {step: stats.get(step) for step in ASSET_STEPS} == dict.fromkeys(ASSET_STEPS, "SUCCESS"), stats
+    assert all(status == "SUCCESS" for status in stats.values()), stats  # the asset checks too
 
-    market = platform.warehouse_query(
-        "SELECT trade_date::text, count(*), count(DISTINCT ticker) FROM market_data GROUP BY 1 ORDER BY 1"
-    )
-    assert market == [(day, ROWS_PER_DAY, ROWS_PER_DAY) for day in GOOD_DAYS]
-    cases = platform.warehouse_query(
+    assert per_day(
+        platform,
+        "SELECT trade_date::text, count(*), count(DISTINCT ticker) FROM market_data GROUP BY 1 ORDER BY 1",
+    ) == [(day, ROWS_PER_DAY, ROWS_PER_DAY) for day in GOOD_DAYS]
+    assert per_day(
+        platform,
+        "SELECT trade_date::text, array_agg(index_name ORDER BY index_name) FROM market_indices "
+        "GROUP BY 1 ORDER BY 1",
+    ) == [(day, INDICES) for day in GOOD_DAYS]
+    assert per_day(
+        platform,
+        "SELECT trade_date::text, count(*), count(DISTINCT theme_rank), min(json_array_length(stocks)) > 0 "
+        "FROM daily_themes GROUP BY 1 ORDER BY 1",
+    ) == [(day, THEMES_PER_DAY, THEMES_PER_DAY, True) for day in GOOD_DAYS]
+    assert per_day(
+        platform,
+        "SELECT trade_date::text, array_agg(kind ORDER BY kind), min(row_count) > 0 FROM analog_features "
+        "GROUP BY 1 ORDER BY 1",
+    ) == [(day, ["index", "stock"], True) for day in GOOD_DAYS]
+    # Analogs of both indices, found in the seeded past. The themes' stocks get none: the seeded
+    # history has other tickers, so theirs lacks the 20 days a feature vector needs.
+    assert per_day(
+        platform,
+        "SELECT trade_date::text, array_agg(DISTINCT subject ORDER BY subject), "
+        "bool_and(analog_date < trade_date) FROM market_analogs GROUP BY 1 ORDER BY 1",
+    ) == [(day, INDICES, True) for day in GOOD_DAYS]
+    assert per_day(
+        platform,
         "SELECT trade_date::text, count(*), count(DISTINCT theme_rank) FROM historical_cases "
+        "GROUP BY 1 ORDER BY 1",
+    ) == [(day, CASES_PER_DAY, CASES_PER_DAY) for day in GOOD_DAYS]
+
+    # The app's tables (in the warehouse, prefixed app_: ADELIE_APP_DATABASE_URL is unset).
+    assert platform.warehouse_query(
+        "SELECT briefing_date::text, jsonb_array_length(top_keywords->'keywords') > 0, "
+        "(SELECT count(*) FROM app_briefing_stocks s WHERE s.briefing_id = b.id) > 0 "
+        "FROM app_daily_briefings b ORDER BY 1"
+    ) == [(day, True, True) for day in GOOD_DAYS]
+    assert platform.warehouse_query(
+        "SELECT matched_at::date::text, count(DISTINCT matched_case_id) FROM app_case_matches "
         "GROUP BY 1 ORDER BY 1"
-    )
-    assert cases == [(day, CASES_PER_DAY, CASES_PER_DAY) for day in GOOD_DAYS]
+    ) == [(day, CASES_PER_DAY) for day in GOOD_DAYS]
 
 
 def test_failing_krx_fails_market_data_and_never_runs_historical_cases(
     platform: Platform, backfills: dict[str, Any]
 ) -> None:
-    """Both paths that reach KRX: a backfill (asset job, Dagster's default executor) and the
-    schedule's job `daily_pipeline` (in-process executor)."""
+    """Both paths that reach KRX: a backfill of every asset (one run, the code location's
+    in-process executor) and the schedule's job `daily_pipeline`. The days have the history
+    market_analogs needs: only the KRX failure keeps everything downstream from running."""
     backfill = backfills["bad"]
     assert backfill["status"] == "COMPLETED_FAILED", backfill
     # One run: run_retries must not retry an asset failure (retry_on_asset_or_op_failure: false).
@@ -183,15 +260,22 @@ def test_failing_krx_fails_market_data_and_never_runs_historical_cases(
     for run in (backfill_run, backfills["daily"]):
         assert run["status"] == "FAILURE", run
         stats = platform.step_stats(run["runId"])
-        assert stats["market_data"] == "FAILURE", stats
-        assert stats.get("historical_cases") in (None, "SKIPPED"), stats
+        # market_indices calls KRX too and fails on the same LOGOUT.
+        assert (stats["market_data"], stats["market_indices"]) == ("FAILURE", "FAILURE"), stats
+        for step in ASSET_STEPS[2:]:
+            assert stats.get(step) in (None, "SKIPPED"), (step, stats)
 
     assert backfills["completions_during_fault"] == 0, "an LLM call was made for a failed day"
-    rows = platform.warehouse_query(
-        "SELECT count(*) FROM historical_cases WHERE trade_date IN (%s, %s)",
-        (FAULT_BACKFILL_DAY, FAULT_RUN_DAY),
+    fault_days = (FAULT_BACKFILL_DAY, FAULT_RUN_DAY)
+    for table in ("market_data", "market_indices", "daily_themes", "market_analogs", "historical_cases"):
+        rows = platform.warehouse_query(
+            f"SELECT count(*) FROM {table} WHERE trade_date IN (%s, %s)", fault_days
+        )
+        assert rows == [(0,)], table
+    briefings = platform.warehouse_query(
+        "SELECT count(*) FROM app_daily_briefings WHERE briefing_date IN (%s, %s)", fault_days
     )
-    assert rows == [(0,)]
+    assert briefings == [(0,)]
 
 
 def test_stop_mid_run_leaves_no_process_and_no_database(platform: Platform) -> None:
