@@ -11,8 +11,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 import pandas as pd
+import sqlalchemy as sa
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckExecutionContext,
@@ -36,6 +38,17 @@ SEVERITY = "severity"  # check-spec metadata key: the severity every result of t
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
+
+
+@cache
+def table_reader(table: sa.Table) -> DayReader:
+    """The reader of `table`'s rows for the checked days; one per table, so that a check step reads
+    a table once however many of its checks use it (CheckedDays caches by reader)."""
+
+    def read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
+        return warehouse.read(table, days)
+
+    return read
 
 
 class CheckedDays:

@@ -3,18 +3,13 @@ the stored rows of each checked day, blocking."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
-
-import pandas as pd
-import sqlalchemy as sa
 from dagster import AssetChecksDefinition
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.lib.partitioned_checks import asset_checks, daily_check
+from adelie_assets.lib.partitioned_checks import asset_checks, daily_check, table_reader
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -22,21 +17,13 @@ from adelie_assets.resources.warehouse import (
     market_analogs_table,
 )
 
-
-def _read(table: sa.Table) -> Callable[[Warehouse, list[date]], pd.DataFrame]:
-    def read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
-        return warehouse.read(table, days)
-
-    return read
-
-
 # --- checks -------------------------------------------------------------------------------------
 
 themes_are_sound = daily_check(
     daily_themes,
     "themes_are_sound",
     themes_verdict,
-    reads=(_read(daily_themes_table), Warehouse.read_market_data),
+    reads=(table_reader(daily_themes_table), Warehouse.read_market_data),
     additional_deps=[market_data],
     description="Every theme has stocks of the day's market_data, an app category and a selection reason.",
 )
@@ -44,7 +31,7 @@ features_cover_the_day = daily_check(
     analog_features,
     "features_cover_the_day",
     features_verdict,
-    reads=(_read(analog_features_table), Warehouse.read_market_data),
+    reads=(table_reader(analog_features_table), Warehouse.read_market_data),
     additional_deps=[market_data],
     description="One feature vector per market_data ticker of the day, and both indices'.",
 )
@@ -52,7 +39,7 @@ analogs_are_sound = daily_check(
     market_analogs,
     "analogs_are_sound",
     analogs_verdict,
-    reads=(_read(market_analogs_table),),
+    reads=(table_reader(market_analogs_table),),
     description="Analogs >= 60 trading days back, similarity 0-100, every feature, +60 known, both indices.",
 )
 

@@ -2,11 +2,6 @@
 checked day. All are blocking with severity ERROR: a failed one fails the run, which raises the
 failure alert. The asset runs the same verdicts before it writes or caches anything."""
 
-from collections.abc import Callable
-from datetime import date
-
-import pandas as pd
-import sqlalchemy as sa
 from dagster import AssetChecksDefinition
 
 from adelie_assets.defs.analogs.assets import market_analogs
@@ -20,22 +15,14 @@ from adelie_assets.defs.cases.verdicts import (
     unique_titles_verdict,
 )
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.lib.partitioned_checks import asset_checks, daily_check
+from adelie_assets.lib.partitioned_checks import asset_checks, daily_check, table_reader
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
-
-
-def _read(table: sa.Table) -> Callable[[Warehouse, list[date]], pd.DataFrame]:
-    def read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
-        return warehouse.read(table, days)
-
-    return read
-
 
 expected_case_count = daily_check(
     historical_cases,
     "expected_case_count",
     case_count_verdict,
-    reads=(Warehouse.read_historical_cases, _read(daily_themes_table)),
+    reads=(Warehouse.read_historical_cases, table_reader(daily_themes_table)),
     additional_deps=[daily_themes],
     description="One case per theme of the day's daily_themes.",
 )
@@ -65,7 +52,7 @@ facts_match_analogs = daily_check(
     historical_cases,
     "facts_match_analogs",
     facts_verdict,
-    reads=(Warehouse.read_historical_cases, _read(market_analogs_table)),
+    reads=(Warehouse.read_historical_cases, table_reader(market_analogs_table)),
     additional_deps=[market_analogs],
     description="Each case's event date (before the trade date), sync rate and outcomes are its analog's.",
 )
