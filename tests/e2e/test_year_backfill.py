@@ -1,6 +1,10 @@
-"""Load test (issue 6): a year of trading days of every asset, backfilled through the daemon.
+"""Load test (issue 6): a long range of trading days of every asset, backfilled through the daemon.
 
-One launchPartitionBackfill of ~245 KRX trading days; the daemon splits it by the assets'
+Bounded for CI: the last ADELIE_LOAD_TEST_DAYS trading days of the year below (default 100 = four
+runs, the last one partial, ~5 min on the 2-core box); `ADELIE_LOAD_TEST_DAYS=245` runs the whole
+year (~13 min). Timings of the full year are bench/bench_backfill.py's, not this test's.
+
+One launchPartitionBackfill of those KRX trading days; the daemon splits it by the assets'
 BackfillPolicy.multi_run(25) into runs that hold both assets, the run queue runs them one at a time
 (tag limit dagster/backfill: 1), the fakes answer with no latency, and the KRX polite delay is 0
 (ADELIE_KRX_DELAY_SECONDS). Checked: every partition materialized, exact row counts, no duplicate
@@ -34,22 +38,25 @@ FIRST_DAY, LAST_DAY = date(2025, 11, 27), date(2026, 11, 27)
 ROWS_PER_DAY = 2388
 CASES_PER_DAY = 5
 MAX_PARTITIONS_PER_RUN = 25
+LOAD_TEST_DAYS = int(os.environ.get("ADELIE_LOAD_TEST_DAYS", "100"))
 TIMEOUT = float(os.environ.get("ADELIE_YEAR_BACKFILL_TIMEOUT", "1500"))
-TARGET_SECONDS = 360  # issue 6: well within ~6 minutes on the 2-core box (reported, not asserted)
 RSS_LIMIT_KIB = 2 * 1024 * 1024  # 2 GiB, generous: a leak per partition would still show
 
 
 def test_year_backfill_of_every_asset() -> None:
-    days = trading_days(FIRST_DAY, LAST_DAY)
+    year = trading_days(FIRST_DAY, LAST_DAY)
+    assert 240 <= len(year) <= 250
+    days = year[-LOAD_TEST_DAYS:]
+    assert len(days) > MAX_PARTITIONS_PER_RUN, "the load test must span more than one run"
+    first_day = days[0]
     keys = [day.isoformat() for day in days]
-    assert 240 <= len(days) <= 250
 
     platform = start_platform(krx_delay_seconds=0.0)
     try:
         assert platform.krx is not None and platform.llm is not None
         # market_analogs of the first days needs ~100 trading days before them: synthetic history,
         # written straight into the warehouse as the unit tests do (not part of the timing).
-        seed_history_before(Warehouse(url=platform.warehouse_url), FIRST_DAY)
+        seed_history_before(Warehouse(url=platform.warehouse_url), first_day)
         sampler = platform.sample_rss(interval=0.5)
         started = time.monotonic()
         backfill_id = platform.launch_asset_backfill(
@@ -64,9 +71,8 @@ def test_year_backfill_of_every_asset() -> None:
         runs = [platform.run(r["runId"]) for r in backfill["runs"]]
         durations = [r["endTime"] - r["startTime"] for r in runs if r["startTime"] and r["endTime"]]
         print(
-            f"\nyear backfill: {len(days)} trading days {keys[0]}..{keys[-1]}, "
-            f"{len(runs)} runs, {elapsed:.0f} s wall (platform start {platform.startup_seconds:.0f} s; "
-            f"target {TARGET_SECONDS} s)"
+            f"\nload backfill: {len(days)} trading days {keys[0]}..{keys[-1]}, "
+            f"{len(runs)} runs, {elapsed:.0f} s wall (platform start {platform.startup_seconds:.0f} s)"
         )
         if durations:
             print(
@@ -93,16 +99,16 @@ def test_year_backfill_of_every_asset() -> None:
         # Exact rows, per day and in total, and no key twice.
         assert platform.warehouse_query(
             "SELECT trade_date::text FROM market_data WHERE trade_date >= %s GROUP BY 1 ORDER BY 1",
-            (FIRST_DAY,),
+            (first_day,),
         ) == [(k,) for k in keys]
         assert platform.warehouse_query(
             "SELECT count(*), count(DISTINCT (trade_date, ticker)) FROM market_data WHERE trade_date >= %s",
-            (FIRST_DAY,),
+            (first_day,),
         ) == [(ROWS_PER_DAY * len(days), ROWS_PER_DAY * len(days))]
         assert (
             platform.warehouse_query(
                 "SELECT trade_date FROM market_data WHERE trade_date >= %s GROUP BY 1 HAVING count(*) <> %s",
-                (FIRST_DAY, ROWS_PER_DAY),
+                (first_day, ROWS_PER_DAY),
             )
             == []
         )
