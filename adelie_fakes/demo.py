@@ -113,18 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--history-days must be between 0 and 500")
 
     from adelie_fakes import demo_instance
-    from adelie_fakes.krx import FakeKrx
-    from adelie_fakes.openai import FakeOpenAI
+    from adelie_fakes.servers import running_fakes
 
     state = Path(args.state_dir).resolve()
     demo_instance.write_instance_yaml(state)
     days = analysed_days(args.days, datetime.now(KST))
     history = history_days(days[0], args.history_days)
 
-    with (
-        FakeKrx(credentials=demo_instance.KRX_CREDENTIALS) as krx,
-        FakeOpenAI(api_key=demo_instance.LLM_API_KEY) as llm,
-    ):
+    with running_fakes(
+        krx_credentials=demo_instance.KRX_CREDENTIALS, llm_api_key=demo_instance.LLM_API_KEY
+    ) as (krx, llm):
         env = demo_instance.demo_env(state, krx.url, llm.base_url)
         os.environ.clear()  # nothing inherited may point this process at real storage or services
         os.environ.update(env)

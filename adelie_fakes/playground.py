@@ -91,15 +91,17 @@ class Playground:
             return False
 
     def run(self) -> int:
-        from adelie_fakes.krx import FakeKrx
-        from adelie_fakes.openai import FakeOpenAI
+        from adelie_fakes.servers import start_fakes
 
         self.install_signal_handlers()
         # Imported now, so that a stop does not spend its seconds importing Dagster.
         from dagster import DagsterInstance  # noqa: F401
 
-        self.krx = FakeKrx(credentials=demo_instance.KRX_CREDENTIALS, latency=self.krx_latency).start()
-        self.llm = FakeOpenAI(api_key=demo_instance.LLM_API_KEY).start()
+        self.krx, self.llm = start_fakes(
+            krx_credentials=demo_instance.KRX_CREDENTIALS,
+            krx_latency=self.krx_latency,
+            llm_api_key=demo_instance.LLM_API_KEY,
+        )
         env = demo_instance.demo_env(self.state, self.krx.url, self.llm.base_url)
         env[SESSION_ENV] = self.session
         env["PYTHONUNBUFFERED"] = "1"
@@ -174,9 +176,9 @@ class Playground:
                 pass
         ended = time.monotonic() - started
         self._cancel(interrupted)
-        for fake in (self.krx, self.llm):
-            if fake is not None:
-                fake.stop()
+        from adelie_fakes.servers import stop_fakes
+
+        stop_fakes(self.krx, self.llm)
         why = f" ({self.signal_name})" if self.signal_name else ""
         how = "on their own" if graceful else f"killed after {GRACE_SECONDS:.0f} s"
         print(

@@ -1,10 +1,12 @@
-"""Shared fixtures: scratch warehouses (SQLite file, real Postgres database), and an isolated env."""
+"""Shared fixtures: scratch warehouses (SQLite file, real Postgres database), an isolated env, the fake
+KRX / OpenAI servers and the headless browser."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -88,6 +90,15 @@ def warehouse_url(request: pytest.FixtureRequest) -> str:
     """Each warehouse test runs on SQLite and on the real Postgres."""
     fixture = "sqlite_warehouse_url" if request.param == "sqlite" else "pg_warehouse_url"
     return request.getfixturevalue(fixture)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium (tests/browser.py); a skip locally, a failure in CI, when missing."""
+    from tests.browser import chromium  # here: only browser tests import playwright and the e2e harness
+
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The warehouse rows the app feed reads, written straight from notes/contract-12-13.md (market_indices,
 daily_themes, market_analogs, v2 historical_cases) plus market_data, for tests that do not run the
-upstream assets."""
+upstream assets. The tables are the warehouse's own declarations (resources/warehouse_schema.py)."""
 
 from __future__ import annotations
 
@@ -14,68 +14,12 @@ import sqlalchemy as sa
 
 from adelie_assets.resources.krx import COLUMNS
 from adelie_assets.resources.warehouse import Warehouse
-
-metadata = sa.MetaData()
-market_indices = sa.Table(
-    "market_indices",
-    metadata,
-    sa.Column("trade_date", sa.Date, primary_key=True),
-    sa.Column("index_name", sa.Text, primary_key=True),
-    *(sa.Column(name, sa.Float) for name in ("open", "high", "low", "close", "change_pct")),
-    *(sa.Column(name, sa.BigInteger) for name in ("volume", "trading_value", "market_cap")),
-)
-daily_themes = sa.Table(
-    "daily_themes",
-    metadata,
-    sa.Column("trade_date", sa.Date, primary_key=True),
-    sa.Column("theme_rank", sa.Integer, primary_key=True),
-    *(sa.Column(n, sa.Text) for n in ("theme_key", "label_ko", "label_en", "category", "selection_reason")),
-    sa.Column("stocks", sa.JSON),
-)
-market_analogs = sa.Table(
-    "market_analogs",
-    metadata,
-    sa.Column("trade_date", sa.Date, primary_key=True),
-    sa.Column("subject", sa.Text, primary_key=True),
-    sa.Column("analog_rank", sa.Integer, primary_key=True),
-    *(sa.Column(n, sa.Text) for n in ("analog_id", "subject_kind", "subject_name")),
-    sa.Column("theme_rank", sa.Integer),
-    sa.Column("analog_ticker", sa.Text),
-    sa.Column("analog_name", sa.Text),
-    sa.Column("analog_date", sa.Date),
-    sa.Column("similarity", sa.Float),
-    sa.Column("distance", sa.Float),
-    sa.Column("features", sa.JSON),
-    *(sa.Column(f"{p}after_{h}_pct", sa.Float) for p in ("", "index_") for h in (5, 20, 60)),
-    sa.Column("path_analog", sa.JSON),
-    sa.Column("path_today", sa.JSON),
-    sa.Column("history_start", sa.Date),
-    sa.Column("history_years", sa.Float),
-)
-historical_cases_v2 = sa.Table(
-    "historical_cases",
-    metadata,
-    sa.Column("trade_date", sa.Date, primary_key=True),
-    sa.Column("theme_rank", sa.Integer, primary_key=True),
-    sa.Column("theme_key", sa.Text),
-    sa.Column("theme_label", sa.Text),
-    sa.Column("theme_tickers", sa.JSON),
-    sa.Column("title", sa.Text),
-    sa.Column("summary", sa.Text),
-    sa.Column("analog_id", sa.Text),
-    sa.Column("event_date", sa.Date),
-    sa.Column("event_year", sa.Integer),
-    sa.Column("sync_rate", sa.Integer),
-    sa.Column("related_tickers", sa.JSON),
-    sa.Column("outcome", sa.JSON),
-    sa.Column("narrative", sa.JSON),
-    sa.Column("comparison", sa.JSON),
-    sa.Column("key_insight", sa.Text),
-    sa.Column("glossary", sa.JSON),
-    *(sa.Column(n, sa.Text) for n in ("language", "model", "prompt_version", "request_hash")),
-    sa.Column("input_tokens", sa.Integer),
-    sa.Column("output_tokens", sa.Integer),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
+from adelie_assets.resources.warehouse_schema import (
+    create_tables,
+    daily_themes_table,
+    historical_cases_table,
+    market_analogs_table,
+    market_indices_table,
 )
 
 KOSPI = ["삼성전자", "SK하이닉스", "현대차", "기아", "LG에너지솔루션", "POSCO홀딩스", "셀트리온", "NAVER"]
@@ -312,15 +256,17 @@ def upstream_day(day: date, *, title_suffix: str = "", shared_title: str | None 
     )
 
 
-_TABLES = {t.name: t for t in metadata.tables.values()}
+_TABLES = {
+    t.name: t
+    for t in (market_indices_table, daily_themes_table, market_analogs_table, historical_cases_table)
+}
 
 
 def write_upstream(warehouse_url: str, upstream: UpstreamDay) -> Warehouse:
-    """Write (replace) the day's upstream rows; the contract tables are created before the warehouse
-    creates its own (v1) historical_cases."""
+    """Write (replace) the day's upstream rows into tables created as the warehouse creates them."""
     engine = sa.create_engine(warehouse_url)
     try:
-        metadata.create_all(engine)
+        create_tables(engine)
         with engine.begin() as conn:
             for name, rows in upstream.rows.items():
                 table = _TABLES[name]

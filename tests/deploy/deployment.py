@@ -32,12 +32,12 @@ from tests.deploy.engine import DOCKER
 # The fakes as the e2e harness imports them, so both follow wherever the fakes package lives.
 from tests.e2e.harness import (
     REPO_ROOT,
-    FakeKrx,
-    FakeOpenAI,
     Platform,
     PlatformError,
     create_database,
     drop_database,
+    start_fakes,
+    stop_fakes,
     wait_until,
 )
 
@@ -259,8 +259,10 @@ class Deployment(Platform):
         self.log_dir.mkdir()
         self.dagster_db = create_database("adelie_deploy_dagster")
         self.warehouse_db = create_database("adelie_deploy_warehouse")
-        self.krx = FakeKrx(credentials=(self.sentinels.krx_id, self.sentinels.krx_pw)).start()
-        self.llm = FakeOpenAI(api_key=self.sentinels.openai_api_key).start()
+        self.krx, self.llm = start_fakes(
+            krx_credentials=(self.sentinels.krx_id, self.sentinels.krx_pw),
+            llm_api_key=self.sentinels.openai_api_key,
+        )
         dotenv = self._dotenv()
 
         context = prepare_context(self.root, self.env_file_text(dotenv))
@@ -396,9 +398,7 @@ class Deployment(Platform):
         for volume in self.volumes:
             docker("volume", "rm", "-f", volume, check=False)
         self.volumes.clear()
-        for fake in (self.krx, self.llm):
-            if fake is not None:
-                fake.stop()
+        stop_fakes(self.krx, self.llm)
         self.krx = self.llm = None
         self._session.close()
         for database in (self.dagster_db, self.warehouse_db):

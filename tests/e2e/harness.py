@@ -44,6 +44,7 @@ import yaml
 
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.openai import FakeOpenAI
+from adelie_fakes.servers import start_fakes, stop_fakes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_NAME = "adelie_assets"
@@ -499,8 +500,7 @@ class Platform:
         self.warehouse_db = create_database("adelie_e2e_warehouse")
         self._write_instance_yaml()
 
-        self.krx = FakeKrx(credentials=KRX_CREDENTIALS).start()
-        self.llm = FakeOpenAI().start()
+        self.krx, self.llm = start_fakes(krx_credentials=KRX_CREDENTIALS)
         self.env = self._build_env()
 
         for pool, limit in POOL_LIMITS.items():
@@ -677,9 +677,7 @@ class Platform:
         for handle in self._log_handles:
             handle.close()
         self._log_handles.clear()
-        for fake in (self.krx, self.llm):
-            if fake is not None:
-                fake.stop()
+        stop_fakes(self.krx, self.llm)
         self.krx = self.llm = None
         self._session.close()
         for database in (self.dagster_db, self.warehouse_db):

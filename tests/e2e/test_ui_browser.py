@@ -1,31 +1,21 @@
 """The asset lineage as a person sees it: headless Chromium on the webserver's global asset graph,
 every group unfolded, every asset and every edge where the code location declares it.
 
-Uses Debian's chromium (Playwright's own browser download is not possible here). Without chromium or
-the playwright package the test skips locally and FAILS in CI (CI=true), so a missing install step
-in .ci/run cannot pass unnoticed.
+The browser is tests/browser.py's (the `browser` fixture of tests/conftest.py): Debian's chromium; it
+skips locally and FAILS in CI (CI=true) when chromium or playwright is missing.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT, Platform, unavailable
+from tests.e2e.harness import REPO_ROOT, Platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-CHROMIUM = os.environ.get("ADELIE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 SCREENSHOT = REPO_ROOT / "artifacts" / "lineage.png"
 FAILURE_SCREENSHOT = REPO_ROOT / "artifacts" / "lineage-failure.png"  # what the page showed
 # Dagster 1.13's "Lineage" entry: the global asset graph, assets boxed by group.
@@ -53,22 +43,6 @@ def distance_to_box(point: list[float], box: dict) -> float:
     dx = max(box["x"] - point[0], 0, point[0] - (box["x"] + box["w"]))
     dy = max(box["y"] - point[1], 0, point[1] - (box["y"] + box["h"]))
     return math.hypot(dx, dy)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        unavailable(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does).")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("The playwright package is missing: pip install -e '.[dev]'.")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 # The lineage as the code location declares it (test_platform.py checks the same through GraphQL).

@@ -24,18 +24,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.harness import REPO_ROOT, free_port, unavailable, wait_until
+from tests.e2e.harness import REPO_ROOT, free_port, wait_until
 
 _DROPPED = ("KRX_", "OPENAI_", "ADELIE_", "DAGSTER_")
 READY_LINE = "== Playground ready:"
-# As tests/e2e/test_ui_browser.py: Debian's chromium (.ci/run installs it), never a download.
-CHROMIUM = os.environ.get("ADELIE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 
 def clean_env() -> dict[str, str]:
@@ -197,19 +189,3 @@ def playground(demo_state: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does).")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("The playwright package is missing: pip install -e '.[dev]'.")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
