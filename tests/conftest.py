@@ -14,6 +14,7 @@ import pytest
 from adelie_assets.resources import warehouse as warehouse_module
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.openai import FakeOpenAI
+from tests.demo_state import DemoState, make_demo_state
 
 PG_DSN = os.environ.get("ADELIE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 SECRET_ENV = (
@@ -99,6 +100,12 @@ def browser() -> Iterator[Any]:
 
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture(scope="session")
+def demo_made(tmp_path_factory: pytest.TempPathFactory) -> DemoState:
+    """`make demo`'s state and output, made once (read it, or copy it before changing it)."""
+    return make_demo_state(tmp_path_factory.mktemp("demo") / "state")
 
 
 @pytest.fixture(scope="session")

@@ -24,30 +24,16 @@ from typing import Any
 import pytest
 import requests
 
+from tests.demo_state import DemoState, clean_env
 from tests.e2e.harness import REPO_ROOT, free_port, wait_until
 
-_DROPPED = ("KRX_", "OPENAI_", "ADELIE_", "DAGSTER_")
 READY_LINE = "== Playground ready:"
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED)}
-
-
 @pytest.fixture(scope="session")
-def demo_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_state(demo_made: DemoState) -> Path:
     """`make demo`'s state: history, the analysed days, the demo instance (made once, copied per use)."""
-    state = tmp_path_factory.mktemp("demo") / "state"
-    proc = subprocess.run(
-        [sys.executable, "-m", "adelie_fakes.demo", "--state-dir", str(state)],
-        cwd=REPO_ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return state
+    return demo_made.path
 
 
 def copy_state(demo_state: Path, target: Path) -> Path:
