@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def child(url: str, subjects: int, chunk: int) -> None:
 
     engine = Warehouse(url=url).engine()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     stocks, indices = load_histories(engine, LAST_DAY, date(1990, 1, 1))
     read_s = time.perf_counter() - started
     found = []
@@ -103,6 +105,8 @@ def child(url: str, subjects: int, chunk: int) -> None:
             {
                 "read_s": read_s,
                 "total_s": total_s,
+                # CPU of this process only (Postgres' side of the read is not in it): load-independent.
+                "cpu_s": time.process_time() - cpu_started,
                 "vectors": int(stocks.codes.size),
                 "analogs": sum(len(f.analogs) for f in found if f),
                 "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -152,6 +156,7 @@ def main() -> None:
                         f"{median([r['read_s'] for r in runs]):.2f} s",
                         f"{median([r['total_s'] for r in runs]):.2f} s",
                         f"{max(r['total_s'] for r in runs):.2f} s",
+                        f"{median([r['cpu_s'] for r in runs]):.2f} s",
                         f"{max(r['rss_mib'] for r in runs):.0f} MiB",
                         runs[0]["analogs"],
                     ]
@@ -160,7 +165,10 @@ def main() -> None:
         f"\n{args.chunk} day(s)' search after one read ({args.subjects} stocks + 2 indices a day, k=3), "
         f"median of {args.runs} fresh processes:"
     )
-    print_table(["backend", "write history", "read", "read+search", "worst", "peak RSS", "analogs"], rows)
+    print_table(
+        ["backend", "write history", "read", "read+search", "worst", "CPU", "peak RSS", "analogs"], rows
+    )
+    print(f"load average: {os.getloadavg()[0]:.2f} (nproc {os.cpu_count()})")
 
 
 if __name__ == "__main__":
