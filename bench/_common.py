@@ -231,19 +231,98 @@ def scratch_warehouse(kind: str, workdir: Path) -> Iterator[str]:
         raise ValueError(f"unknown warehouse kind {kind!r}")
 
 
+WAREHOUSE_TABLES = (
+    "market_data",
+    "market_indices",
+    "daily_themes",
+    "analog_features",
+    "market_analogs",
+    "historical_cases",
+    "llm_cache",
+    "app_daily_briefings",
+    "app_briefing_stocks",
+    "app_historical_cases",
+    "app_case_matches",
+    "app_case_stock_relations",
+)
+
+
 def warehouse_counts(url: str) -> dict[str, int]:
-    """Rows per warehouse table, to check that two runs did the same work."""
+    """Rows per warehouse table that exists (the app's tables included when the feed wrote to the
+    warehouse), to check that two runs did the same work."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     try:
+        present = set(sa.inspect(engine).get_table_names())
         with engine.connect() as conn:
             return {
                 table: int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
-                for table in ("market_data", "historical_cases", "llm_cache")
+                for table in WAREHOUSE_TABLES
+                if table in present
             }
     finally:
         engine.dispose()
+
+
+def seed_analog_history(url: str, first_day: str) -> None:
+    """What market_analogs of `first_day` needs and a fresh warehouse lacks: tests/history.py's ~110
+    trading days of synthetic market_data, market_indices and analog_features before it (the same
+    seeding as the e2e year test). Not part of any timing."""
+    from datetime import date
+
+    sys.path.insert(0, str(REPO))
+    from adelie_assets.resources.warehouse import Warehouse, dispose_engines
+    from tests.history import seed_history_before
+
+    seed_history_before(Warehouse(url=url), date.fromisoformat(first_day))
+    dispose_engines()  # a database with open sessions cannot be a CREATE DATABASE template
+
+
+@contextmanager
+def seeded_template(kind: str, workdir: Path, first_day: str | None) -> Iterator[str | None]:
+    """A warehouse seeded once (None when `first_day` is None: no seeding), copied by `clone_warehouse`
+    for every run so that each run starts from the same state."""
+    if first_day is None:
+        yield None
+        return
+    if kind == "postgres":
+        name = create_pg_database("adelie_bench_tmpl")
+        try:
+            seed_analog_history(pg_url(name), first_day)
+            yield name
+        finally:
+            drop_pg_database(name)
+    else:
+        path = workdir / "template.sqlite"
+        seed_analog_history(f"sqlite:///{path}", first_day)
+        yield str(path)
+
+
+@contextmanager
+def clone_warehouse(kind: str, workdir: Path, template: str | None) -> Iterator[str]:
+    """A fresh warehouse for one run: empty, or a copy of `template` (CREATE DATABASE ... TEMPLATE)."""
+    if template is None:
+        with scratch_warehouse(kind, workdir) as url:
+            yield url
+        return
+    if kind == "postgres":
+        name = f"adelie_bench_{uuid.uuid4().hex[:10]}"
+        conn = _admin()
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        conn.close()
+        try:
+            yield pg_url(name)
+        finally:
+            drop_pg_database(name)
+    else:
+        path = workdir / f"warehouse_{uuid.uuid4().hex[:8]}.sqlite"
+        shutil.copy(template, path)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -1,16 +1,20 @@
-"""The baseline: the work of `market_data` + `historical_cases` as a bare Python script, no Dagster run.
+"""The baseline: the work of the daily_pipeline's assets as a bare Python script, no Dagster run.
 
-Same fakes, same resources (the project's `KRX`, `LLM` and `Warehouse` classes, built directly from
-the same environment variables as `definitions.build_resources`), same rows: for each chunk of days,
-fetch and replace each day's `market_data`, then select the themes, look the requests up in
-`llm_cache`, generate the cases `max_concurrent_calls` at a time with the project's `generate_case`,
-store the fresh answers and replace each day's `historical_cases`. `--chunk 25` batches days like the assets'
-`BackfillPolicy.multi_run(max_partitions_per_run=25)`; the default (1) is a plain per-day loop.
+Each asset's own body (the function under its `@asset` / `@multi_asset` decorator, i.e. the project's
+code: `KRX.fetch_day` / `fetch_indices`, `Warehouse.replace_*` with the same guards, `select_themes`,
+the feature blocks, the analog search, case generation, the app feed's build and publish) is called
+directly with the same resources (built from the same environment variables as
+`defs/resources.build_resources`) and its default run config, in the job's order, for each chunk of
+days. No Dagster instance, run, event log, step machinery or asset checks. Same calls to the fakes,
+same rows. `--chunk 25` batches days like the assets' `BackfillPolicy.multi_run(max_partitions_per_run=25)`;
+the default (1) is a plain per-day loop. `--assets` selects a subset (default: the daily_pipeline's).
 
     python bench/bare_daily.py 2026-11-27
     python bench/bare_daily.py --start 2025-11-27 --end 2026-11-27 --chunk 25
+    python bench/bare_daily.py --start 2016-11-28 --end 2026-11-27 --chunk 25 \\
+        --assets market_data,market_indices
 
-Prints one JSON line with the phase timings (seconds since the process started running Python).
+Prints one JSON line: seconds per asset, imports and work, and the LLM's tokens and estimated USD.
 """
 
 from __future__ import annotations
@@ -21,159 +25,104 @@ T0 = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import date  # noqa: E402
+from typing import Any  # noqa: E402
 
-import pandas as pd  # noqa: E402
-
-from adelie_assets.calendar import parse_partition_key, trading_days  # noqa: E402
-from adelie_assets.defs.cases.generate import (  # noqa: E402
-    PROMPT_VERSION,
-    CaseResult,
-    generate_case,
-    render_messages,
-    request_hash,
-)
-from adelie_assets.defs.cases.themes import select_themes  # noqa: E402
+from adelie_assets.calendar import trading_days  # noqa: E402
+from adelie_assets.defs.analogs.assets import MarketAnalogsConfig, analog_features, market_analogs  # noqa: E402
+from adelie_assets.defs.app.assets import app_feed  # noqa: E402
+from adelie_assets.defs.cases.assets import HistoricalCasesConfig, historical_cases  # noqa: E402
+from adelie_assets.defs.cases.daily_themes import DailyThemesConfig, daily_themes  # noqa: E402
+from adelie_assets.defs.market.assets import market_data  # noqa: E402
+from adelie_assets.defs.market.indices import market_indices  # noqa: E402
+from adelie_assets.resources.app_database import AppDatabase  # noqa: E402
 from adelie_assets.resources.krx import KRX  # noqa: E402
 from adelie_assets.resources.llm import DEFAULT_MODEL, LLM  # noqa: E402
 from adelie_assets.resources.warehouse import Warehouse  # noqa: E402
 
 T_IMPORTED = time.perf_counter()
 
-# HistoricalCasesConfig's defaults (what the schedule's run uses), copied so that this script does not
-# import the asset definitions; the benches call `check_config_defaults()` so a drift fails loudly.
-CONFIG_DEFAULTS = {
-    "theme_count": 5,
-    "stocks_per_theme": 3,
-    "min_trading_value_krw": 5_000_000_000,
-    "max_attempts": 3,
-    "max_concurrent_calls": 6,
-}
-THEME_COUNT = CONFIG_DEFAULTS["theme_count"]
-STOCKS_PER_THEME = CONFIG_DEFAULTS["stocks_per_theme"]
-MIN_TRADING_VALUE_KRW = CONFIG_DEFAULTS["min_trading_value_krw"]
-MAX_ATTEMPTS = CONFIG_DEFAULTS["max_attempts"]
-MAX_CONCURRENT_CALLS = CONFIG_DEFAULTS["max_concurrent_calls"]
+# The daily_pipeline's assets in its dependency order (defs/pipeline/jobs.py); app_feed is the one
+# step of app_briefing + app_cases.
+ORDER = (
+    "market_data",
+    "market_indices",
+    "daily_themes",
+    "analog_features",
+    "market_analogs",
+    "historical_cases",
+    "app_feed",
+)
+ALIASES = {"app_briefing": "app_feed", "app_cases": "app_feed"}
+MAX_CONCURRENT_CALLS = HistoricalCasesConfig().max_concurrent_calls
 
 
-def check_config_defaults() -> None:
-    """Fail if the asset's config defaults moved away from this script's copy of them."""
-    from adelie_assets.defs.cases.assets import HistoricalCasesConfig
+@dataclass
+class BareContext:
+    """What the asset bodies use of their context: the run's partition keys and a logger."""
 
-    actual = {name: HistoricalCasesConfig.model_fields[name].default for name in CONFIG_DEFAULTS}
-    if actual != CONFIG_DEFAULTS:
-        raise SystemExit(
-            f"bench/bare_daily.py CONFIG_DEFAULTS {CONFIG_DEFAULTS} != HistoricalCasesConfig {actual}"
-        )
+    partition_keys: list[str]
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("bare_daily"))
 
 
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def build() -> tuple[KRX, LLM, Warehouse]:
-    krx = KRX(
-        krx_id=_env("KRX_ID"),
-        krx_pw=_env("KRX_PW"),
-        base_url=_env("ADELIE_KRX_URL"),
-        delay_seconds=float(os.environ.get("ADELIE_KRX_DELAY_SECONDS") or 1.0),
-        timeout_seconds=float(os.environ.get("ADELIE_KRX_TIMEOUT_SECONDS") or 30.0),
-    )
-    llm = LLM(
-        api_key=_env("OPENAI_API_KEY"),
-        base_url=_env("OPENAI_BASE_URL"),
-        model=_env("ADELIE_LLM_MODEL") or DEFAULT_MODEL,
-    )
-    return krx, llm, Warehouse(url=_env("ADELIE_WAREHOUSE_URL"))
-
-
-def case_rows(results: list[CaseResult]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "trade_date": r.day,
-                "theme_rank": r.theme.rank,
-                "theme": r.theme.label,
-                "theme_tickers": r.theme.tickers,
-                "title": r.case.title,
-                "event_year": r.case.event_year,
-                "summary": r.case.summary,
-                "narrative": r.case.narrative.model_dump(),
-                "related_tickers": r.case.related_tickers,
-                "sync_rate": r.case.sync_rate,
-                "key_insight": r.case.key_insight,
-                "glossary": [g.model_dump() for g in r.case.glossary],
-                "model": r.model,
-                "prompt_version": PROMPT_VERSION,
-                "request_hash": r.request_hash,
-                "input_tokens": r.input_tokens,
-                "output_tokens": r.output_tokens,
-            }
-            for r in sorted(results, key=lambda r: (r.day, r.theme.rank))
-        ]
-    )
-
-
-def run_chunk(krx: KRX, llm: LLM, warehouse: Warehouse, keys: list[str], phases: dict[str, float]) -> None:
-    # market_data
-    days = [parse_partition_key(key) for key in keys]
-    frames: dict[date, pd.DataFrame] = {}
-    for day in days:
-        started = time.perf_counter()
-        frames[day] = krx.fetch_day(day)
-        phases["krx"] += time.perf_counter() - started
-        started = time.perf_counter()
-        warehouse.replace_market_data([day], frames[day])
-        phases["write_market_data"] += time.perf_counter() - started
-
-    # historical_cases
-    started = time.perf_counter()
-    themes = {
-        day: select_themes(frames[day], THEME_COUNT, STOCKS_PER_THEME, MIN_TRADING_VALUE_KRW) for day in days
+def build() -> dict[str, Any]:
+    return {
+        "krx": KRX(
+            krx_id=_env("KRX_ID"),
+            krx_pw=_env("KRX_PW"),
+            base_url=_env("ADELIE_KRX_URL"),
+            delay_seconds=float(os.environ.get("ADELIE_KRX_DELAY_SECONDS") or 1.0),
+            timeout_seconds=float(os.environ.get("ADELIE_KRX_TIMEOUT_SECONDS") or 30.0),
+        ),
+        "llm": LLM(
+            api_key=_env("OPENAI_API_KEY"),
+            base_url=_env("OPENAI_BASE_URL"),
+            model=_env("ADELIE_LLM_MODEL") or DEFAULT_MODEL,
+        ),
+        "warehouse": Warehouse(url=_env("ADELIE_WAREHOUSE_URL")),
+        "app_database": AppDatabase(url=_env("ADELIE_APP_DATABASE_URL")),
     }
-    work = [(day, theme) for day in days for theme in themes[day]]
-    hashes = {
-        (day, theme.rank): request_hash(llm.model, PROMPT_VERSION, render_messages(theme, day))
-        for day, theme in work
+
+
+def _body(asset: Any) -> Callable[..., Any]:
+    return asset.op.compute_fn.decorated_fn
+
+
+def steps(resources: dict[str, Any]) -> dict[str, Callable[[BareContext], list[Any]]]:
+    """asset name -> a call of its body with the resources and default config it gets in the job."""
+    krx, llm, warehouse, app = (resources[k] for k in ("krx", "llm", "warehouse", "app_database"))
+    return {
+        "market_data": lambda c: [_body(market_data)(c, krx=krx, warehouse=warehouse)],
+        "market_indices": lambda c: [_body(market_indices)(c, krx=krx, warehouse=warehouse)],
+        "daily_themes": lambda c: [_body(daily_themes)(c, config=DailyThemesConfig(), warehouse=warehouse)],
+        "analog_features": lambda c: [_body(analog_features)(c, warehouse=warehouse)],
+        "market_analogs": lambda c: [
+            _body(market_analogs)(c, config=MarketAnalogsConfig(), warehouse=warehouse)
+        ],
+        "historical_cases": lambda c: [
+            _body(historical_cases)(c, config=HistoricalCasesConfig(), llm=llm, warehouse=warehouse)
+        ],
+        "app_feed": lambda c: list(_body(app_feed)(c, warehouse=warehouse, app_database=app)),
     }
-    cache = warehouse.cached_llm_responses(hashes.values())
-    phases["themes"] += time.perf_counter() - started
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS) as pool:
-        results = list(
-            pool.map(
-                lambda item: generate_case(
-                    llm,
-                    item[0],
-                    item[1],
-                    MAX_ATTEMPTS,
-                    (cache.get(hashes[(item[0], item[1].rank)]) or {}).get("response"),
-                ),
-                work,
-            )
-        )
-    phases["llm"] += time.perf_counter() - started
-    started = time.perf_counter()
-    fresh = [r for r in results if not r.cached]
-    warehouse.store_llm_responses(
-        [
-            {
-                "request_hash": r.request_hash,
-                "model": r.model,
-                "prompt_version": PROMPT_VERSION,
-                "response": r.case.model_dump(),
-                "input_tokens": r.input_tokens,
-                "output_tokens": r.output_tokens,
-            }
-            for r in fresh
-        ]
-    )
-    for day in days:
-        warehouse.replace_historical_cases([day], case_rows([r for r in results if r.day == day]))
-    phases["write_cases"] += time.perf_counter() - started
+
+
+def selection(text: str | None) -> list[str]:
+    if not text:
+        return list(ORDER)
+    wanted = {ALIASES.get(name.strip(), name.strip()) for name in text.split(",") if name.strip()}
+    unknown = wanted - set(ORDER)
+    if unknown:
+        raise SystemExit(f"unknown asset(s) {sorted(unknown)}: choose among {', '.join(ORDER)}")
+    return [name for name in ORDER if name in wanted]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,23 +131,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--chunk", type=int, default=1, help="days per batch (25 = the backfill policy)")
+    parser.add_argument("--assets", default=None, help="comma-separated subset (default: all of the job)")
     args = parser.parse_args(argv)
     keys = list(args.days)
     if args.start and args.end:
         keys += [d.isoformat() for d in trading_days(args.start, args.end)]
     if not keys:
         parser.error("give partition keys or --start/--end")
+    names = selection(args.assets)
 
-    phases = dict.fromkeys(("krx", "write_market_data", "themes", "llm", "write_cases"), 0.0)
-    krx, llm, warehouse = build()
+    phases = dict.fromkeys(names, 0.0)
+    tokens = {"input_tokens": 0, "output_tokens": 0, "estimated_cost_usd": 0.0}
+    run = steps(build())
     for i in range(0, len(keys), args.chunk):
-        run_chunk(krx, llm, warehouse, keys[i : i + args.chunk], phases)
+        context = BareContext(partition_keys=keys[i : i + args.chunk])
+        for name in names:
+            started = time.perf_counter()
+            results = run[name](context)
+            phases[name] += time.perf_counter() - started
+            if name == "historical_cases":
+                metadata = results[0].metadata
+                for key in tokens:
+                    tokens[key] += metadata[key]
     done = time.perf_counter()
     report = {
         "days": len(keys),
         "imports": round(T_IMPORTED - T0, 3),
         "work": round(done - T_IMPORTED, 3),
         **{k: round(v, 3) for k, v in phases.items()},
+        **({k: round(v, 6) for k, v in tokens.items()} if "historical_cases" in names else {}),
     }
     print(json.dumps(report), flush=True)
     return 0

@@ -10,12 +10,14 @@ that process's search wall time (after imports) and its peak RSS (ru_maxrss, imp
 
     python bench/bench_analogs.py                   # 10 years, 2,400 tickers, 15 subjects, both backends
     python bench/bench_analogs.py --years 2 --backends sqlite --runs 1
+    python bench/bench_analogs.py --chunk 25        # a 25-day backfill chunk: one read, 25 searches
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -79,26 +81,32 @@ def write(url: str, blocks: list[FeatureBlock]) -> float:
     return time.perf_counter() - started
 
 
-def child(url: str, subjects: int) -> None:
-    """One day's search, as market_analogs does it; prints JSON figures."""
+def child(url: str, subjects: int, chunk: int) -> None:
+    """One day's search (or the last `chunk` days', one read for all as market_analogs does for a
+    backfill chunk), as market_analogs does it; prints JSON figures."""
     from adelie_assets.defs.analogs.search import Searcher
     from adelie_assets.defs.analogs.storage import load_histories
     from adelie_assets.resources.warehouse import Warehouse
 
     engine = Warehouse(url=url).engine()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     stocks, indices = load_histories(engine, LAST_DAY, date(1990, 1, 1))
     read_s = time.perf_counter() - started
-    searcher = Searcher(stocks, LAST_DAY, "stock", indices)
-    found = [searcher.find(f"{i * 37:06d}") for i in range(subjects)]
-    index_searcher = Searcher(indices, LAST_DAY, "index")
-    found += [index_searcher.find(m) for m in MARKETS]
+    found = []
+    for day in stocks.calendar[-chunk:]:
+        searcher = Searcher(stocks, day, "stock", indices)
+        found += [searcher.find(f"{i * 37:06d}") for i in range(subjects)]
+        index_searcher = Searcher(indices, day, "index")
+        found += [index_searcher.find(m) for m in MARKETS]
     total_s = time.perf_counter() - started
     print(
         json.dumps(
             {
                 "read_s": read_s,
                 "total_s": total_s,
+                # CPU of this process only (Postgres' side of the read is not in it): load-independent.
+                "cpu_s": time.process_time() - cpu_started,
                 "vectors": int(stocks.codes.size),
                 "analogs": sum(len(f.analogs) for f in found if f),
                 "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -116,10 +124,11 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=15)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--chunk", type=int, default=1, help="days searched after one read (25 = a chunk)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.subjects)
+        child(args.child, args.subjects, args.chunk)
         return
     started = time.perf_counter()
     blocks = synthetic_blocks(args.years, args.tickers)
@@ -135,7 +144,8 @@ def main() -> None:
                 runs = []
                 for _ in range(args.runs):
                     out = subprocess.run(
-                        [PYTHON, __file__, "--child", url, "--subjects", str(args.subjects)],
+                        [PYTHON, __file__, "--child", url, "--subjects", str(args.subjects),
+                         "--chunk", str(args.chunk)],
                         env=base_env(), capture_output=True, text=True, check=True,
                     )  # fmt: skip
                     runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -146,15 +156,19 @@ def main() -> None:
                         f"{median([r['read_s'] for r in runs]):.2f} s",
                         f"{median([r['total_s'] for r in runs]):.2f} s",
                         f"{max(r['total_s'] for r in runs):.2f} s",
+                        f"{median([r['cpu_s'] for r in runs]):.2f} s",
                         f"{max(r['rss_mib'] for r in runs):.0f} MiB",
                         runs[0]["analogs"],
                     ]
                 )
     print(
-        f"\none day's search ({args.subjects} stocks + 2 indices, k=3), "
+        f"\n{args.chunk} day(s)' search after one read ({args.subjects} stocks + 2 indices a day, k=3), "
         f"median of {args.runs} fresh processes:"
     )
-    print_table(["backend", "write history", "read", "read+search", "worst", "peak RSS", "analogs"], rows)
+    print_table(
+        ["backend", "write history", "read", "read+search", "worst", "CPU", "peak RSS", "analogs"], rows
+    )
+    print(f"load average: {os.getloadavg()[0]:.2f} (nproc {os.cpu_count()})")
 
 
 if __name__ == "__main__":

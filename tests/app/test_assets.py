@@ -14,7 +14,7 @@ from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.warehouse import Warehouse
 from tests.app import app_reads
 from tests.app.upstream import upstream_day, write_upstream
-from tests.builders import step_failures
+from tests.builders import executed_steps, step_failures
 
 pytestmark = pytest.mark.postgres
 WEEK = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
@@ -62,6 +62,8 @@ def test_a_backfill_chunk_publishes_each_day_and_checks_each_day(
     checks = _checks(result)
     assert {p for _, p in checks} == {"2026-11-23", "2026-11-24", "2026-11-25"}
     assert len(checks) == 18 and all(checks.values())
+    # The six checks are one step that reads each published day once, not a step per check.
+    assert executed_steps(result) == {"app_feed", "app_feed_checks"}
     engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
     with engine.connect() as conn:
         assert [b["briefing_date"] for b in app_reads.state(conn)["daily_briefings"]] == WEEK
