@@ -55,10 +55,9 @@ class CheckedDays:
     """The days a check step checks, and their rows: each reader runs once per step, whatever the
     number of checks that use it."""
 
-    def __init__(self, context: AssetCheckExecutionContext, warehouse: Warehouse) -> None:
-        self.context = context
+    def __init__(self, days: list[date], warehouse: Warehouse) -> None:
         self.warehouse = warehouse
-        self.days = checked_days(context)
+        self.days = days
         self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {}
 
     def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
@@ -220,7 +219,7 @@ def _multi_check(step_name: str, checks: list[DailyCheck]) -> AssetChecksDefinit
         can_subset=True,
     )
     def _checks(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-        checked = CheckedDays(context, warehouse)
+        checked = CheckedDays(checked_days(context), warehouse)
         errors: list[tuple[str, Exception]] = []
         for key, (check, spec) in specs.items():
             if key not in context.selected_asset_check_keys:

@@ -1,4 +1,5 @@
 """Checks of the published day, read back from the app's tables: blocking where the app would break.
+The verdicts are those of published_checks.py, which `publish_day` also runs before it commits.
 
 They use the per-day machinery of lib/partitioned_checks.py; not `daily_check` itself, whose readers
 get the warehouse only, while these read the app's database (ADELIE_APP_DATABASE_URL).
@@ -16,7 +17,7 @@ from dagster import (
 
 from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.defs.app import published
-from adelie_assets.defs.app.assets import APP_BRIEFING, APP_CASES
+from adelie_assets.defs.app.published_checks import PUBLISHED_CHECKS
 from adelie_assets.lib.partitioned_checks import (
     CheckEvent,
     Verdict,
@@ -61,44 +62,15 @@ def published_check(
     return _check
 
 
+# One list with the publish's own guard (published_checks.py): the check and the guard cannot drift.
 app_feed_checks = [
     published_check(
-        APP_BRIEFING,
-        "one_briefing",
-        published.one_briefing,
-        "Exactly one daily_briefings row for the day (the app's Home reads one).",
-    ),
-    published_check(
-        APP_BRIEFING,
-        "five_keywords_with_cases",
-        published.keywords_with_cases,
-        "Five keywords, each found by the app's Home query (latest case_matches row with its title on or "
-        "after the briefing date) with its case.",
-    ),
-    published_check(
-        APP_BRIEFING,
-        "selection_reasons",
-        published.selection_reasons,
-        "Every mover's selection_reason is one the app filters by: top_gainer, top_loser, high_volume.",
-    ),
-    published_check(
-        APP_CASES,
-        "similarity_score_range",
-        published.similarity_in_range,
-        "Every case_matches.similarity_score of the day within 0-1.",
-    ),
-    published_check(
-        APP_CASES,
-        "three_devils_advocate_bullets",
-        published.three_devils_advocate_bullets,
-        "Every case matched that day has exactly three devil's-advocate bullets.",
-    ),
-    published_check(
-        APP_BRIEFING,
-        "market_summary_present",
-        published.market_summary_present,
-        "The briefing has its one-line market summary (from market_indices); the app works without it.",
-        severity=AssetCheckSeverity.WARN,
-        blocking=False,
-    ),
+        check.asset,
+        check.name,
+        check.verdict_of,
+        check.description,
+        severity=check.severity,
+        blocking=check.blocking,
+    )
+    for check in PUBLISHED_CHECKS
 ]
