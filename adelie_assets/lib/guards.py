@@ -76,14 +76,18 @@ def guard_error(
 ) -> DataGuardError:
     """The error of `table`'s new rows of `day` refused by the `failed` guards: what each found, and
     that nothing was replaced (`store`: where the rows would have gone)."""
-    reasons = " ".join(f"[{name}] {verdict.description}" for name, verdict in failed.items())
+    reasons = " ".join(f"[{name}] {_sentence(verdict.description)}" for name, verdict in failed.items())
     return DataGuardError(
         f"The new {table} rows of {day} were refused before writing: {reasons} "
         f"This is a data problem ({source}), not {_article(store)} {store} problem; nothing was replaced, "
-        f"the previous rows of {day} are kept. Re-run the partition once {source} answers correctly.",
+        f"the previous rows of {day} are kept. Re-run the partition once {source} gives correct rows.",
         failed,
         day,
     )
+
+
+def _sentence(text: str) -> str:
+    return text if text.rstrip().endswith((".", "!", "?")) else f"{text.rstrip()}."
 
 
 def _article(word: str) -> str:
