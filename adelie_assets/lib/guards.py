@@ -16,6 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from dagster import Failure
 
 from adelie_assets.lib.verdicts import Verdict
 
@@ -29,9 +30,10 @@ GuardVerdict = Callable[[pd.DataFrame, date, "Warehouse"], Verdict]
 class DataGuardError(Exception):
     """New rows failed a guard of their table: a problem of the data, nothing was replaced."""
 
-    def __init__(self, message: str, failed: dict[str, Verdict]) -> None:
+    def __init__(self, message: str, failed: dict[str, Verdict], day: date | None = None) -> None:
         super().__init__(message)
         self.failed = failed
+        self.day = day
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,36 @@ def run_guards(
             if not verdict.passed:
                 failed[guard.name] = verdict
         if failed:
-            reasons = " ".join(f"[{name}] {verdict.description}" for name, verdict in failed.items())
-            raise DataGuardError(
-                f"The new {table} rows of {day} were refused before writing: {reasons} "
-                f"This is a data problem ({source}), not a warehouse problem; nothing was replaced, "
-                f"the previous rows of {day} are kept. Re-run the partition once {source} answers "
-                "correctly.",
-                failed,
-            )
+            raise guard_error(table, day, failed, source)
+
+
+def guard_error(
+    table: str, day: date, failed: dict[str, Verdict], source: str, store: str = "warehouse"
+) -> DataGuardError:
+    """The error of `table`'s new rows of `day` refused by the `failed` guards: what each found, and
+    that nothing was replaced (`store`: where the rows would have gone)."""
+    reasons = " ".join(f"[{name}] {_sentence(verdict.description)}" for name, verdict in failed.items())
+    return DataGuardError(
+        f"The new {table} rows of {day} were refused before writing: {reasons} "
+        f"This is a data problem ({source}), not {_article(store)} {store} problem; nothing was replaced, "
+        f"the previous rows of {day} are kept. Re-run the partition once {source} gives correct rows.",
+        failed,
+        day,
+    )
+
+
+def _sentence(text: str) -> str:
+    return text if text.rstrip().endswith((".", "!", "?")) else f"{text.rstrip()}."
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def refusal(exc: Exception, day: object, more: str = "") -> Failure:
+    """The step's failure for a data problem (a refused guard, an unreadable answer): a retry of the
+    same data would fail the same way, so none is allowed. Metadata: the day and each failed guard."""
+    metadata: dict[str, str] = {"refused_day": str(day), "refused_by": type(exc).__name__}
+    for name, verdict in getattr(exc, "failed", {}).items():
+        metadata[f"guard_{name}"] = verdict.description
+    return Failure(f"{exc}{more}", metadata=metadata, allow_retries=False)

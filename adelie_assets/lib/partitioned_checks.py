@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, partial
 
 import pandas as pd
 import sqlalchemy as sa
@@ -55,10 +55,9 @@ class CheckedDays:
     """The days a check step checks, and their rows: each reader runs once per step, whatever the
     number of checks that use it."""
 
-    def __init__(self, context: AssetCheckExecutionContext, warehouse: Warehouse) -> None:
-        self.context = context
+    def __init__(self, days: list[date], warehouse: Warehouse) -> None:
         self.warehouse = warehouse
-        self.days = checked_days(context)
+        self.days = days
         self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {}
 
     def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
@@ -210,6 +209,26 @@ def asset_checks(declarations: Sequence[DailyCheck]) -> list[AssetChecksDefiniti
     return [_multi_check(f"{asset}_checks", checks) for asset, checks in by_asset.items()]
 
 
+def selected_results(
+    context: AssetCheckExecutionContext,
+    checks: Sequence[tuple[AssetCheckSpec, Callable[[], Mapping[date, Verdict]]]],
+) -> Iterator[CheckEvent]:
+    """The per-day results of each selected check of a multi-check step. A check whose verdicts raise
+    does not hide the others' results; the step then fails naming it."""
+    errors: list[tuple[str, Exception]] = []
+    for spec, verdicts_of in checks:
+        try:
+            verdicts = verdicts_of()
+        except Exception as error:
+            errors.append((spec.name, error))
+            continue
+        yield from day_results(context, verdicts, spec)
+    if errors:
+        names = ", ".join(name for name, _ in errors)
+        error = errors[0][1]
+        raise Failure(f"Check(s) {names} could not be evaluated: {type(error).__name__}: {error}") from error
+
+
 def _multi_check(step_name: str, checks: list[DailyCheck]) -> AssetChecksDefinition:
     specs = {AssetCheckKey(c.asset.key, c.name): (c, c.spec()) for c in checks}
 
@@ -220,23 +239,13 @@ def _multi_check(step_name: str, checks: list[DailyCheck]) -> AssetChecksDefinit
         can_subset=True,
     )
     def _checks(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-        checked = CheckedDays(context, warehouse)
-        errors: list[tuple[str, Exception]] = []
-        for key, (check, spec) in specs.items():
-            if key not in context.selected_asset_check_keys:
-                continue
-            try:
-                verdicts = check.verdicts_of(checked)
-            except Exception as error:  # the other checks' verdicts are still recorded
-                errors.append((check.name, error))
-                continue
-            yield from day_results(context, verdicts, spec)
-        if errors:
-            names = ", ".join(name for name, _ in errors)
-            error = errors[0][1]
-            raise Failure(
-                f"Check(s) {names} could not be evaluated: {type(error).__name__}: {error}"
-            ) from error
+        checked = CheckedDays(checked_days(context), warehouse)
+        selected = [
+            (spec, partial(check.verdicts_of, checked))
+            for key, (check, spec) in specs.items()
+            if key in context.selected_asset_check_keys
+        ]
+        yield from selected_results(context, selected)
 
     return _checks
 

@@ -70,7 +70,7 @@ def test_a_backfill_chunk_publishes_each_day_and_checks_each_day(
     engine.dispose()
 
 
-def test_a_day_with_four_keywords_fails_its_blocking_check(
+def test_a_day_with_four_keywords_is_refused_by_its_blocking_check_before_the_commit(
     pg_warehouse_url: str, app_db_url_unique: str
 ) -> None:
     upstream = upstream_day(WEEK[0])
@@ -79,9 +79,12 @@ def test_a_day_with_four_keywords_fails_its_blocking_check(
     write_upstream(pg_warehouse_url, upstream)
     result = run(pg_warehouse_url, app_db_url_unique, partition_key="2026-11-23")
     assert not result.success
-    checks = _checks(result)
-    assert checks[("five_keywords_with_cases", "2026-11-23")] is False
-    assert checks[("one_briefing", "2026-11-23")] is True
+    assert "[five_keywords_with_cases] 2026-11-23: 4 keyword(s)" in step_failures(result)["app_feed"]
+    assert _checks(result) == {}  # the step failed: its checks did not run, nothing was published
+    engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.connect() as conn:
+        assert app_reads.state(conn)["daily_briefings"] == []
+    engine.dispose()
 
 
 def test_a_missing_upstream_day_publishes_nothing(pg_warehouse_url: str, app_db_url_unique: str) -> None:

@@ -28,6 +28,7 @@ from adelie_assets.defs.analogs.storage import block_rows, load_histories
 from adelie_assets.defs.analogs.table import ANALOG_FEATURES_SCHEMA, MARKET_ANALOGS_SCHEMA
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
+from adelie_assets.defs.table_guards import replace_guarded
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.warehouse import (
     Warehouse,
@@ -84,10 +85,15 @@ def analog_features(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
     stocks = stock_blocks(quotes, indices, calendar, days)
     index = index_blocks(indices, calendar, days)
     rows = block_rows([*stocks, *index])
-    for day in days:  # every day computed before any is replaced
-        warehouse.replace_rows(
-            analog_features_table, [day], pd.DataFrame([r for r in rows if r["trade_date"] == day])
-        )
+    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
+    replace_guarded(
+        warehouse,
+        context.asset_key,
+        analog_features_table,
+        days,
+        pd.DataFrame(rows),
+        "market_data and market_indices",
+    )
     complete = {str(b.day): int((~pd.isna(b.values[:, :5]).any(axis=1)).sum()) for b in stocks}
     context.log.info(f"analog_features: {len(days)} day(s), complete vectors per day {complete}")
     return MaterializeResult(
@@ -226,12 +232,18 @@ def market_analogs(
         by_day[day] = _analog_rows(day, found, _analog_names(warehouse, found), history_start)
         searched[str(day)] = round((day - history_start).days / 365.25, 2)
         without[str(day)] = missing
-    for day, rows in by_day.items():  # every day computed before any is replaced
-        warehouse.replace_rows(
-            market_analogs_table,
-            [day],
-            pd.DataFrame(rows, columns=[c.name for c in market_analogs_table.columns]),
-        )
+    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
+    replace_guarded(
+        warehouse,
+        context.asset_key,
+        market_analogs_table,
+        days,
+        pd.DataFrame(
+            [r for rows in by_day.values() for r in rows],
+            columns=[c.name for c in market_analogs_table.columns],
+        ),
+        "analog_features and daily_themes",
+    )
     last = by_day[days[-1]]
     preview = markdown.table(
         ["id", "subject", "analog", "date", "similarity", "+5%", "+20%", "+60%"],

@@ -1,5 +1,6 @@
 """Checks of `daily_themes`, `analog_features` and `market_analogs`: the verdicts of verdicts.py on
-the stored rows of each checked day, blocking."""
+the stored rows of each checked day, blocking. The same declarations guard each table's write, on
+the new rows (defs/table_guards.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.lib.partitioned_checks import asset_checks, daily_check, table_reader
+from adelie_assets.lib.partitioned_checks import DailyCheck, asset_checks, daily_check, table_reader
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -43,6 +44,6 @@ analogs_are_sound = daily_check(
     description="Analogs >= 60 trading days back, similarity 0-100, every feature, +60 known, both indices.",
 )
 
-analog_checks: list[AssetChecksDefinition] = asset_checks(
-    [themes_are_sound, features_cover_the_day, analogs_are_sound]
-)
+# Also the guards of the three tables' writes (defs/table_guards.py), on the new rows.
+analog_declarations: list[DailyCheck] = [themes_are_sound, features_cover_the_day, analogs_are_sound]
+analog_checks: list[AssetChecksDefinition] = asset_checks(analog_declarations)

@@ -20,12 +20,12 @@ from adelie_assets.defs.app.content import DayFeed
 from adelie_assets.defs.app.feed import build_feed
 from adelie_assets.defs.app.inputs import AppFeedError
 from adelie_assets.defs.app.publish import PublishResult, publish_day
+from adelie_assets.defs.app.published_checks import APP_BRIEFING, APP_CASES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.lib.guards import DataGuardError, refusal
 from adelie_assets.resources.app_database import AppDatabase, AppDatabaseError, translated
 from adelie_assets.resources.warehouse import Warehouse, WarehouseError
 
-APP_BRIEFING = AssetKey("app_briefing")
-APP_CASES = AssetKey("app_cases")
 _COMMON = {"group_name": "app", "kinds": {"postgres"}, "owners": ["team:data-engineering"]}
 
 
@@ -69,15 +69,21 @@ def app_feed(context: AssetExecutionContext, warehouse: Warehouse, app_database:
         try:
             with translated(f"Publishing {feed.day}", target):
                 results.append((feed, publish_day(target.engine, target.tables, feed)))
+        except DataGuardError as exc:  # the day rolled back: a data problem, re-running cannot fix it
+            raise refusal(exc, feed.day, _published_so_far(results)) from None
         except AppDatabaseError as exc:
-            done = ", ".join(str(f.day) for f, _ in results) or "none"
-            raise Failure(f"{exc} Days already published in this run (complete): {done}.") from None
+            raise Failure(f"{exc}{_published_so_far(results)}") from None
     for feed, _ in results:
         for warning in feed.warnings:
             context.log.warning(f"{feed.day}: {warning}")
     context.log.info(f"app feed: {len(results)} day(s) published to {target.description}")
     yield MaterializeResult(asset_key=APP_BRIEFING, metadata=_briefing_metadata(results, target.description))
     yield MaterializeResult(asset_key=APP_CASES, metadata=_cases_metadata(results, target.description))
+
+
+def _published_so_far(results: list[tuple[DayFeed, PublishResult]]) -> str:
+    done = ", ".join(str(f.day) for f, _ in results) or "none"
+    return f" Days already published in this run (complete): {done}."
 
 
 def _briefing_metadata(results: list[tuple[DayFeed, PublishResult]], where: str) -> dict[str, object]:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adelie_assets.defs.app.content import CaseFeed, DayFeed
+from adelie_assets.defs.app.published_checks import refuse_unsound_day
 from adelie_assets.defs.app.tables import AppTables
 
 PUBLISH_LOCK = zlib.crc32(b"adelie_assets.app.publish")
@@ -205,6 +206,12 @@ def publish_day_in(
 
 
 def publish_day(engine: sa.Engine, t: AppTables, feed: DayFeed, now: datetime | None = None) -> PublishResult:
-    """Replace the day's rows in one transaction: all of it is published, or nothing changes."""
+    """Replace the day's rows in one transaction: all of it is published, or nothing changes.
+
+    Before the commit the day is read back on the same connection and the blocking verdicts of the
+    app's checks run on it: a failed one raises `DataGuardError` and the transaction rolls back, so the
+    app keeps the day's previously published rows."""
     with engine.begin() as conn:
-        return publish_day_in(conn, t, feed, now)
+        result = publish_day_in(conn, t, feed, now)
+        refuse_unsound_day(conn, t, feed.day)
+        return result

@@ -19,6 +19,7 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.cases.themes import MAX_THEMES, Theme, select_themes
 from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
+from adelie_assets.defs.table_guards import replace_guarded
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table
 
 DAILY_THEMES_SCHEMA = TableSchema(
@@ -86,7 +87,7 @@ def theme_rows(day: date, themes: list[Theme]) -> pd.DataFrame:
         "The day's themes (top gainers and losers per market, most traded, large caps that moved most; "
         "liquid stocks only), picked once from market_data and shared by market_analogs, "
         "historical_cases and the app. Korean labels and app categories. A partition is replaced "
-        "atomically in the warehouse table `daily_themes`."
+        "atomically in the warehouse table `daily_themes`, once the new rows pass the blocking checks."
     ),
 )
 def daily_themes(
@@ -113,8 +114,10 @@ def daily_themes(
                 allow_retries=False,
             )
         frames[day] = theme_rows(day, themes)
-    for day, frame in frames.items():  # every day computed before any is replaced
-        warehouse.replace_rows(daily_themes_table, [day], frame)
+    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
+    replace_guarded(
+        warehouse, context.asset_key, daily_themes_table, days, pd.concat(frames.values()), "market_data"
+    )
     last = frames[days[-1]]
     preview = markdown.table(
         ["#", "theme", "category", "stocks"],

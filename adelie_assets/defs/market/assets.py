@@ -6,7 +6,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -18,7 +17,7 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.market.guards import MARKET_DATA_GUARDS
-from adelie_assets.lib.guards import DataGuardError
+from adelie_assets.lib.guards import DataGuardError, refusal
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.krx import KRX, KrxDataError
 from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError
@@ -64,13 +63,6 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     )
 
 
-def _refusal_metadata(exc: Exception, day: object) -> dict[str, object]:
-    metadata: dict[str, object] = {"refused_day": str(day), "refused_by": type(exc).__name__}
-    for name, verdict in getattr(exc, "failed", {}).items():
-        metadata[f"guard_{name}"] = verdict.description
-    return metadata
-
-
 @asset(
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
@@ -106,7 +98,7 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
             warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
         except (DataGuardError, KrxDataError, WarehouseDataError) as exc:
             # A data problem: a retry of the same answer fails the same way.
-            raise Failure(str(exc), metadata=_refusal_metadata(exc, day), allow_retries=False) from None
+            raise refusal(exc, day) from None
         rows_by_day[day.isoformat()] = len(frame)
         context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
         for market, count in frame["market"].value_counts().items():

@@ -1,22 +1,21 @@
 """Data-quality checks of `market_indices`, read back from the warehouse for the checked trading day(s)."""
 
-from datetime import date
-
 import pandas as pd
 from dagster import AssetChecksDefinition, AssetCheckSeverity
 
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.partitioned_checks import Verdict, asset_checks, daily_check
+from adelie_assets.lib.partitioned_checks import DailyCheck, Verdict, asset_checks, daily_check, table_reader
 from adelie_assets.resources.krx_indices import INDICES
-from adelie_assets.resources.warehouse import Warehouse, market_indices_table
+from adelie_assets.resources.warehouse import market_indices_table
 
 # Both indices' largest one-day moves so far stay within about ±13 % (2001, 2008), and KRX's circuit
 # breakers halt trading at -8 %, -15 % and -20 %: a bigger move is far more likely a parsing error.
 INDEX_MOVE_LIMIT_PCT = 15.0
 
 
-def _read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
-    return warehouse.read(market_indices_table, days)
+# The guards of the write run these same declarations on the new rows (defs/table_guards.py): a
+# blocking check must read the table with this reader to guard it.
+_read = table_reader(market_indices_table)
 
 
 def both_indices_verdict(rows: pd.DataFrame) -> Verdict:
@@ -69,30 +68,29 @@ def index_move_verdict(rows: pd.DataFrame) -> Verdict:
     return Verdict(True, ", ".join(f"{n} {m:+.2f}%" for n, m in moves.items()) or "No moves.", metadata)
 
 
-market_indices_checks: list[AssetChecksDefinition] = asset_checks(
-    [
-        daily_check(
-            market_indices,
-            "both_indices_present",
-            both_indices_verdict,
-            reads=(_read,),
-            description="Exactly one KOSPI and one KOSDAQ row per day.",
-        ),
-        daily_check(
-            market_indices,
-            "index_values_plausible",
-            index_values_verdict,
-            reads=(_read,),
-            description="Close > 0, low <= open, close <= high, and volume, value and market cap > 0.",
-        ),
-        daily_check(
-            market_indices,
-            "index_move_plausible",
-            index_move_verdict,
-            reads=(_read,),
-            description=f"WARN when an index moved more than ±{INDEX_MOVE_LIMIT_PCT:.0f}% in one day.",
-            severity=AssetCheckSeverity.WARN,
-            blocking=False,
-        ),
-    ]
-)
+market_indices_declarations: list[DailyCheck] = [
+    daily_check(
+        market_indices,
+        "both_indices_present",
+        both_indices_verdict,
+        reads=(_read,),
+        description="Exactly one KOSPI and one KOSDAQ row per day.",
+    ),
+    daily_check(
+        market_indices,
+        "index_values_plausible",
+        index_values_verdict,
+        reads=(_read,),
+        description="Close > 0, low <= open, close <= high, and volume, value and market cap > 0.",
+    ),
+    daily_check(
+        market_indices,
+        "index_move_plausible",
+        index_move_verdict,
+        reads=(_read,),
+        description=f"WARN when an index moved more than ±{INDEX_MOVE_LIMIT_PCT:.0f}% in one day.",
+        severity=AssetCheckSeverity.WARN,
+        blocking=False,
+    ),
+]
+market_indices_checks: list[AssetChecksDefinition] = asset_checks(market_indices_declarations)

@@ -9,6 +9,7 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.defs.table_guards import replace_guarded
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.krx_indices import INDICES
@@ -53,7 +54,7 @@ def indices_preview(frame: pd.DataFrame) -> str:
         "The KOSPI and KOSDAQ composite indices (open, high, low, close, change, volume, value, market "
         "cap) of each KRX trading day, from KRX via pykrx (MDCSTAT00301; one request per index for the "
         "whole range of a run). The run's days are replaced atomically in the warehouse table "
-        "`market_indices`."
+        "`market_indices`, only once the new rows pass the blocking checks (run before the write)."
     ),
 )
 def market_indices(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
@@ -63,8 +64,8 @@ def market_indices(context: AssetExecutionContext, krx: KRX, warehouse: Warehous
     started = time.monotonic()
     frame = krx.fetch_indices(days)
     krx_seconds = time.monotonic() - started
-    # Both indices of every day were checked before this write, so a bad answer writes nothing.
-    written = warehouse.replace_rows(market_indices_table, days, frame)
+    # The blocking checks run on the new rows first (guards): a bad answer replaces nothing.
+    written = replace_guarded(warehouse, context.asset_key, market_indices_table, days, frame, "KRX")
     context.log.info(
         f"market_indices {days[0]}..{days[-1]}: {written} rows written to {warehouse.describe()}"
     )

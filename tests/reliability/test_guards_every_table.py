@@ -1,0 +1,246 @@
+"""Bad data never replaces good rows, in every table the platform writes (issue 11, "validate before
+replace"), on both warehouses: a good day is stored first, then the new answer is made bad in a way
+the table's blocking check catches, the asset runs for real, and the step must fail naming the table,
+the day and the guard while the day's rows stay exactly the previous good ones. (market_data:
+test_bad_krx_data.py; historical_cases: test_case_cache.py; the app's tables: the app's schema
+on Postgres, as tests/app builds it.)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, DagsterInstance, Failure, materialize
+
+from adelie_assets.calendar import previous_trading_day, trading_days
+from adelie_assets.defs.analogs.assets import analog_features, market_analogs
+from adelie_assets.defs.analogs.checks import analog_declarations
+from adelie_assets.defs.app.assets import app_feed
+from adelie_assets.defs.app.checks import app_feed_checks
+from adelie_assets.defs.cases.daily_themes import daily_themes
+from adelie_assets.defs.market.index_checks import market_indices_declarations
+from adelie_assets.defs.market.indices import market_indices
+from adelie_assets.defs.table_guards import guards_of, replace_guarded
+from adelie_assets.resources.app_database import AppDatabase
+from adelie_assets.resources.warehouse import (
+    Warehouse,
+    analog_features_table,
+    daily_themes_table,
+    market_analogs_table,
+    market_indices_table,
+)
+from adelie_fakes.krx import FakeKrx
+from tests.app import app_reads
+from tests.app.conftest import app_db_url_unique  # noqa: F401 (the app's real schema, on Postgres)
+from tests.app.upstream import upstream_day, write_upstream
+from tests.builders import krx_for, step_failures
+from tests.history import quotes, seed_history_before
+
+DAY = date(2026, 11, 27)
+
+
+def run(assets: list, resources: dict[str, Any]):  # noqa: ANN201
+    return materialize(
+        assets,
+        partition_key=DAY.isoformat(),
+        resources=resources,
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def stored(warehouse: Warehouse, table: sa.Table) -> list[tuple[Any, ...]]:
+    """The day's rows, comparable (NaN as None; bytea comes back as a memoryview on Postgres)."""
+    frame = warehouse.read(table, [DAY]).astype(object)
+    frame = frame.where(frame.notna(), None)
+    return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in frame.itertuples()]
+
+
+def assert_refused(message: str, table: str, guard: str) -> None:
+    assert f"The new {table} rows of {DAY} were refused before writing: [{guard}]" in message, message
+    assert "nothing was replaced" in message and "not a warehouse problem" in message, message
+
+
+def write_day_inputs(warehouse: Warehouse) -> None:
+    """DAY's market_data and both indices (as their assets would have stored them)."""
+    market, indices = quotes(date(2026, 11, 20), DAY, per_market=30)  # DAY is not the walk's flat start
+    warehouse.replace_market_data([DAY], market[market["trade_date"] == DAY])
+    warehouse.replace_rows(market_indices_table, [DAY], indices[indices["trade_date"] == DAY])
+
+
+# --- the factoring: a blocking check IS its guard -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("asset", "table", "declarations"),
+    [
+        ("market_indices", market_indices_table, market_indices_declarations),
+        ("daily_themes", daily_themes_table, analog_declarations),
+        ("analog_features", analog_features_table, analog_declarations),
+        ("market_analogs", market_analogs_table, analog_declarations),
+    ],
+)
+def test_the_guards_of_a_table_are_the_blocking_checks_of_its_asset(asset, table, declarations) -> None:  # noqa: ANN001
+    blocking = [d.name for d in declarations if d.asset.key == AssetKey(asset) and d.blocking]
+    assert blocking and [g.name for g in guards_of(AssetKey(asset), table)] == blocking
+
+
+# --- market_indices: a KRX answer whose high is below its low ---------------------------------------
+
+
+def test_a_bad_index_answer_keeps_the_good_rows(
+    fake_krx: FakeKrx, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    good = run([market_indices], {"krx": krx_for(fake_krx), "warehouse": warehouse})
+    assert good.success, step_failures(good)
+    before = stored(warehouse, market_indices_table)
+    assert len(before) == 2
+
+    from adelie_fakes.krx import indices as fake_indices
+
+    real = fake_indices.index_answer
+
+    def high_below_low(*request: str) -> dict:
+        body = real(*request)
+        for row in body["output"]:
+            if row["TRD_DD"] == f"{DAY:%Y/%m/%d}":
+                row["HGPRC_IDX"] = "1.00"
+        return body
+
+    monkeypatch.setattr("adelie_fakes.krx.server.index_answer", high_below_low)
+    bad = run([market_indices], {"krx": krx_for(fake_krx), "warehouse": warehouse})
+    assert not bad.success
+    message = step_failures(bad)["market_indices"]
+    assert_refused(message, "market_indices", "index_values_plausible")
+    assert "high 1.0" in message and "(KRX)" in message
+    assert stored(warehouse, market_indices_table) == before
+
+
+# --- daily_themes: a theme whose stock is not a ticker of the day ----------------------------------
+
+
+def test_themes_naming_an_unknown_stock_keep_the_good_rows(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    write_day_inputs(warehouse)
+    good = run([daily_themes], {"warehouse": warehouse})
+    assert good.success, step_failures(good)
+    before = stored(warehouse, daily_themes_table)
+    assert len(before) == 5
+    # The asset picks its stocks from the day's market_data, so it cannot itself produce this: the
+    # hostile answer is handed to the same guarded write the asset uses.
+    hostile = warehouse.read(daily_themes_table, [DAY])
+    hostile.at[0, "stocks"] = [{**hostile.at[0, "stocks"][0], "ticker": "999999"}]
+    with pytest.raises(Failure) as refused:
+        replace_guarded(warehouse, daily_themes.key, daily_themes_table, [DAY], hostile, "market_data")
+    assert_refused(refused.value.description or "", "daily_themes", "themes_are_sound")
+    assert "999999 not in the day's market_data" in (refused.value.description or "")
+    assert stored(warehouse, daily_themes_table) == before
+
+
+# --- analog_features: a day whose KOSDAQ index row has no close --------------------------------
+
+
+def test_features_without_an_index_keep_the_good_rows(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    write_day_inputs(warehouse)
+    good = run([analog_features], {"warehouse": warehouse})
+    assert good.success, step_failures(good)
+    before = stored(warehouse, analog_features_table)
+    assert len(before) == 2
+    # A bad upstream row: the day's KOSDAQ row has no close (stored by hand, past market_indices' guard).
+    indices = warehouse.read(market_indices_table, [DAY])
+    indices["close"] = indices["close"].astype(object)
+    indices.loc[indices["index_name"] == "KOSDAQ", "close"] = None
+    warehouse.replace_rows(market_indices_table, [DAY], indices)
+    bad = run([analog_features], {"warehouse": warehouse})
+    assert not bad.success
+    message = step_failures(bad)["analog_features"]
+    assert_refused(message, "analog_features", "features_cover_the_day")
+    assert "lacks the KOSPI and KOSDAQ vectors" in message
+    assert stored(warehouse, analog_features_table) == before
+
+
+# --- market_analogs: KOSDAQ's recent history missing, so it finds no analog -------------------------
+
+
+def test_analogs_without_an_index_keep_the_good_rows(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    seed_history_before(warehouse, DAY)
+    calendar = trading_days(date(DAY.year - 1, 1, 1), DAY)
+    market, _ = quotes(calendar[-111], DAY)
+    warehouse.replace_market_data([DAY], market[market["trade_date"] == DAY])
+    resources = {"warehouse": warehouse}
+    good = run([analog_features, daily_themes, market_analogs], resources)
+    assert good.success, step_failures(good)
+    before = stored(warehouse, market_analogs_table)
+    assert {row[2] for row in before} >= {"KOSPI", "KOSDAQ"}  # (index, trade_date, subject, ...)
+    # Bad upstream rows: KOSDAQ missing from market_indices on the five days before DAY, so the
+    # day's KOSDAQ setup has no 5-day change and no analog.
+    day, week = DAY, []
+    for _ in range(5):
+        day = previous_trading_day(day)
+        week.append(day)
+    indices = warehouse.read(market_indices_table, week)
+    warehouse.replace_rows(market_indices_table, week, indices[indices["index_name"] == "KOSPI"])
+    refreshed = run([analog_features], resources)
+    assert refreshed.success, step_failures(refreshed)
+    bad = run([market_analogs], resources)
+    assert not bad.success
+    message = step_failures(bad)["market_analogs"]
+    assert_refused(message, "market_analogs", "analogs_are_sound")
+    assert "index analogs for ['KOSPI']" in message
+    assert stored(warehouse, market_analogs_table) == before
+
+
+def test_a_day_with_no_rows_is_still_refused_by_its_guard(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    write_day_inputs(warehouse)
+    before = stored(warehouse, market_indices_table)
+    with pytest.raises(Failure) as refused:
+        replace_guarded(warehouse, market_indices.key, market_indices_table, [DAY], pd.DataFrame(), "KRX")
+    assert_refused(refused.value.description or "", "market_indices", "both_indices_present")
+    assert stored(warehouse, market_indices_table) == before
+
+
+# --- the app tables: a day whose fifth theme lost its case ----------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_day_the_app_would_break_on_keeps_the_published_rows(
+    pg_warehouse_url: str,
+    app_db_url_unique: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    resources = {
+        "warehouse": Warehouse(url=pg_warehouse_url),
+        "app_database": AppDatabase(url=app_db_url_unique),
+    }
+    write_upstream(pg_warehouse_url, upstream_day(DAY))
+    good = run([app_feed, *app_feed_checks], resources)
+    assert good.success, step_failures(good)
+    engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
+    try:
+        with engine.connect() as conn:
+            before = app_reads.state(conn)
+        # Bad upstream rows: the day's themes and cases re-made with one theme less (four keywords).
+        upstream = upstream_day(DAY)
+        for table in ("daily_themes", "historical_cases"):
+            upstream.rows[table] = [r for r in upstream.rows[table] if r["theme_rank"] != 5]
+        write_upstream(pg_warehouse_url, upstream)
+        bad = run([app_feed, *app_feed_checks], resources)
+        assert not bad.success
+        message = step_failures(bad)["app_feed"]
+        assert (
+            f"The new app feed rows of {DAY} were refused before writing: [five_keywords_with_cases] "
+            f"{DAY}: 4 keyword(s)" in message
+        ), message
+        assert "not an app database problem; nothing was replaced" in message
+        assert "Days already published in this run (complete): none." in message
+        with engine.connect() as conn:
+            assert app_reads.state(conn) == before
+    finally:
+        engine.dispose()
