@@ -10,15 +10,10 @@ from dagster import Definitions, in_process_executor
 
 from adelie_assets import demo_mode
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.checks import analog_checks
 from adelie_assets.defs.app.assets import app_feed
-from adelie_assets.defs.app.checks import app_feed_checks
 from adelie_assets.defs.cases.assets import historical_cases
-from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.defs.market.checks import market_data_checks
-from adelie_assets.defs.market.index_checks import market_indices_checks
 from adelie_assets.defs.market.indices import market_indices
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
@@ -36,19 +31,12 @@ defs = Definitions(
         historical_cases,
         app_feed,
     ],
-    asset_checks=[
-        *market_data_checks,
-        *market_indices_checks,
-        *analog_checks,
-        *historical_cases_checks,
-        *app_feed_checks,
-    ],
     jobs=[daily_pipeline],
     schedules=[daily_pipeline_schedule],
     sensors=[alert_on_run_failure, catch_up_missed_days],
     resources=build_resources(),
-    # Backfill runs and UI materializations too: a process per step (10 check steps) costs ~4 s of
-    # imports each, and KRX calls are serial anyway (measured: a year's backfill 630 s -> 240 s).
+    # Backfill runs and UI materializations too: a process per step costs ~4 s of imports each,
+    # and KRX calls are serial anyway (measured: a year's backfill 630 s -> 240 s).
     executor=in_process_executor,
 )
 

@@ -1,12 +1,14 @@
 """The baseline: the work of the daily_pipeline's assets as a bare Python script, no Dagster run.
 
-Each asset's own body (the function under its `@asset` / `@multi_asset` decorator, i.e. the project's
+Each asset's own body (the function under its `@multi_asset` decorator, i.e. the project's
 code: `KRX.fetch_day` / `fetch_indices`, `Warehouse.replace_*` with the same guards, `select_themes`,
 the feature blocks, the analog search, case generation, the app feed's build and publish) is called
 directly with the same resources (built from the same environment variables as
 `defs/resources.build_resources`) and its default run config, in the job's order, for each chunk of
-days. No Dagster instance, run, event log, step machinery or asset checks. Same calls to the fakes,
-same rows. `--chunk 25` batches days like the assets' `BackfillPolicy.multi_run(max_partitions_per_run=25)`;
+days. No Dagster instance, run, event log or step machinery, and no check results: the guards run
+(they are the blocking checks' verdicts on the new rows, part of every write), but the bodies are told
+that no check is selected, so nothing else is evaluated or recorded. Same calls to the fakes, same
+rows. `--chunk 25` batches days like the assets' `BackfillPolicy.multi_run(max_partitions_per_run=25)`;
 the default (1) is a plain per-day loop. `--assets` selects a subset (default: the daily_pipeline's).
 
     python bench/bare_daily.py 2026-11-27
@@ -64,10 +66,13 @@ MAX_CONCURRENT_CALLS = HistoricalCasesConfig().max_concurrent_calls
 
 @dataclass
 class BareContext:
-    """What the asset bodies use of their context: the run's partition keys and a logger."""
+    """What the asset bodies use of their context: the run's partition keys, a logger, and what is
+    selected: the asset, none of its checks."""
 
     partition_keys: list[str]
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bare_daily"))
+    selected_asset_keys: frozenset[str] = frozenset({"the asset"})
+    selected_asset_check_keys: frozenset[str] = frozenset()
 
 
 def _env(name: str) -> str | None:
@@ -101,16 +106,18 @@ def steps(resources: dict[str, Any]) -> dict[str, Callable[[BareContext], list[A
     """asset name -> a call of its body with the resources and default config it gets in the job."""
     krx, llm, warehouse, app = (resources[k] for k in ("krx", "llm", "warehouse", "app_database"))
     return {
-        "market_data": lambda c: [_body(market_data)(c, krx=krx, warehouse=warehouse)],
-        "market_indices": lambda c: [_body(market_indices)(c, krx=krx, warehouse=warehouse)],
-        "daily_themes": lambda c: [_body(daily_themes)(c, config=DailyThemesConfig(), warehouse=warehouse)],
-        "analog_features": lambda c: [_body(analog_features)(c, warehouse=warehouse)],
-        "market_analogs": lambda c: [
+        "market_data": lambda c: list(_body(market_data)(c, krx=krx, warehouse=warehouse)),
+        "market_indices": lambda c: list(_body(market_indices)(c, krx=krx, warehouse=warehouse)),
+        "daily_themes": lambda c: list(
+            _body(daily_themes)(c, config=DailyThemesConfig(), warehouse=warehouse)
+        ),
+        "analog_features": lambda c: list(_body(analog_features)(c, warehouse=warehouse)),
+        "market_analogs": lambda c: list(
             _body(market_analogs)(c, config=MarketAnalogsConfig(), warehouse=warehouse)
-        ],
-        "historical_cases": lambda c: [
+        ),
+        "historical_cases": lambda c: list(
             _body(historical_cases)(c, config=HistoricalCasesConfig(), llm=llm, warehouse=warehouse)
-        ],
+        ),
         "app_feed": lambda c: list(_body(app_feed)(c, warehouse=warehouse, app_database=app)),
     }
 

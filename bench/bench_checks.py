@@ -1,15 +1,18 @@
-"""The check steps of a 25-day backfill chunk: one `@multi_asset_check` per asset (now) vs one step
-per check (before), side by side in one process.
+"""The checks of a 25-day backfill chunk of market_data: recorded by the asset's own step from the rows
+it has just written (now) vs a separate check step that reads them back (before), side by side in one
+process.
 
-A scratch Postgres warehouse (`--warehouse sqlite` for a file) gets `--days` days of the synthetic
-market_data of `bench_warehouse.py` (2,388 rows a day; the historical_cases table stays empty, so the
-cases checks read the same rows but fail), then the check-only job of both assets (what the UI's
-"Execute checks" or a backfill chunk runs after the assets) is executed for the range, alternating
-`now` and `before`, `--runs` times each. `before` is the same declarations built one step per check
-(a step named `<asset>_<check>` each), i.e. the 10 steps of 1dbe9b2, each reading its own rows; it differs
-from 1dbe9b2 only in `row_count_stable` taking the previous day's count from the rows it read (1
-count query per step instead of 25). Printed: median wall time of the job, of the check steps
-(STEP_START -> STEP_SUCCESS/FAILURE, summed), their ratio, and that both record 10 x days results.
+A scratch Postgres warehouse (`--warehouse sqlite` for a file) holds `--days` days of the synthetic
+market_data of `bench_warehouse.py` (2,388 rows a day), which are also kept in memory as the frames
+the asset step wrote. Both sides are a job of one stand-in `market_data` step (no KRX: the write
+is not timed) with the six declared checks of `MARKET_DATA_CHECKS`, run for the range, alternating,
+`--runs` times each:
+- `now`: the step evaluates the checks day by day on the in-memory rows (`staged_verdicts`, as
+  `market_data` does before each day's write) and yields them with its materialization;
+- `before`: the step only materializes; one `@multi_asset_check` step (the design up to issue 15's
+  round four) reads the days back from the warehouse (`stored_check_results`) and records them.
+Printed: median wall time of the job and of its steps (STEP_START -> STEP_SUCCESS/FAILURE, summed),
+the ratio, and that both record 6 x days results.
 
     python bench/bench_checks.py --days 25 --runs 5
 """
@@ -21,49 +24,90 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pandas as pd  # noqa: E402
 from _common import median, print_table, scratch_warehouse, workdir  # noqa: E402
 from bench_warehouse import synthetic_market_data  # noqa: E402
 from dagster import (  # noqa: E402
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
     AssetSelection,
+    AssetSpec,
     DagsterInstance,
     Definitions,
+    MaterializeResult,
     PreviewWarning,
     define_asset_job,
+    multi_asset,
+    multi_asset_check,
 )
 
-from adelie_assets.calendar import trading_days  # noqa: E402
-from adelie_assets.defs.cases import checks as cases_checks  # noqa: E402
-from adelie_assets.defs.cases.assets import historical_cases  # noqa: E402
-from adelie_assets.defs.market import checks as market_checks  # noqa: E402
-from adelie_assets.defs.market.assets import market_data  # noqa: E402
-from adelie_assets.lib.partitioned_checks import DailyCheck, _multi_check, asset_checks  # noqa: E402
-from adelie_assets.resources.warehouse import Warehouse, dispose_engines  # noqa: E402
+from adelie_assets.calendar import trading_day_partitions, trading_days  # noqa: E402
+from adelie_assets.defs.market.checks import MARKET_DATA_CHECKS, READ_MARKET_DATA  # noqa: E402
+from adelie_assets.lib.check_guards import staged_verdicts  # noqa: E402
+from adelie_assets.lib.partitioned_checks import (  # noqa: E402
+    check_results,
+    check_specs,
+    merged,
+    stored_check_results,
+)
+from adelie_assets.resources.warehouse import Warehouse, dispose_engines, market_data_table  # noqa: E402
 
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-DECLARED: list[DailyCheck] = [
-    v for module in (market_checks, cases_checks) for v in vars(module).values() if isinstance(v, DailyCheck)
-]
 
-
-def job_for(checks: list, warehouse: Warehouse):
-    job = define_asset_job(
-        "checks_only", selection=AssetSelection.checks_for_assets(market_data, historical_cases)
+def now_job(frame: pd.DataFrame, warehouse: Warehouse):  # noqa: ANN201
+    @multi_asset(
+        name="market_data",
+        specs=[AssetSpec("market_data")],
+        check_specs=check_specs(MARKET_DATA_CHECKS),
+        can_subset=True,
+        partitions_def=trading_day_partitions,
     )
-    return Definitions(
-        assets=[market_data, historical_cases],
-        asset_checks=checks,
-        jobs=[job],
-        resources={"warehouse": warehouse, "krx": object(), "llm": object()},
-    ).resolve_job_def("checks_only")
+    def market_data(context: AssetExecutionContext) -> Iterator:
+        days = sorted(
+            {d for d in frame["trade_date"]} & {date.fromisoformat(k) for k in context.partition_keys}
+        )
+        verdicts = [
+            staged_verdicts(
+                MARKET_DATA_CHECKS,
+                warehouse,
+                market_data_table,
+                [day],
+                frame[frame["trade_date"] == day],
+                READ_MARKET_DATA,
+            )
+            for day in days
+        ]
+        yield MaterializeResult()
+        yield from check_results(context, MARKET_DATA_CHECKS, merged(verdicts))
+
+    return _job([market_data])
 
 
-def run(job, days: list[date]) -> dict[str, float]:
+def before_job(warehouse: Warehouse):  # noqa: ANN201
+    @multi_asset(name="market_data", specs=[AssetSpec("market_data")], partitions_def=trading_day_partitions)
+    def market_data() -> Iterator:
+        yield MaterializeResult()
+
+    @multi_asset_check(name="market_data_checks", specs=[d.spec for d in MARKET_DATA_CHECKS], can_subset=True)
+    def market_data_checks(context: AssetCheckExecutionContext) -> Iterator:
+        yield from stored_check_results(context, MARKET_DATA_CHECKS, warehouse)  # type: ignore[arg-type]
+
+    return _job([market_data], [market_data_checks])
+
+
+def _job(assets: list, checks: list | None = None):  # noqa: ANN202
+    job = define_asset_job("chunk", selection=AssetSelection.all(include_sources=False))
+    return Definitions(assets=assets, asset_checks=checks or [], jobs=[job]).resolve_job_def("chunk")
+
+
+def run(job, days: list[date]) -> dict[str, float]:  # noqa: ANN001
     tags = {
         "dagster/asset_partition_range_start": days[0].isoformat(),
         "dagster/asset_partition_range_end": days[-1].isoformat(),
@@ -98,43 +142,39 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     days = trading_days(date(2026, 1, 2), date(2026, 11, 27))[-args.days :]
     print(
-        f"bench_checks: {len(DECLARED)} checks, {args.days} days ({days[0]}..{days[-1]}), {args.warehouse}, "
-        f"{args.runs} runs a side; load average {os.getloadavg()[0]:.2f}",
+        f"bench_checks: {len(MARKET_DATA_CHECKS)} checks of market_data, {args.days} days "
+        f"({days[0]}..{days[-1]}), {args.warehouse}, {args.runs} runs a side; "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     results: dict[str, list[dict[str, float]]] = {"before": [], "now": []}
     with workdir("bench_checks") as wd, scratch_warehouse(args.warehouse, wd) as url:
         warehouse = Warehouse(url=url)
-        warehouse.replace_market_data(days, synthetic_market_data(days))
-        jobs = {
-            "now": job_for(asset_checks(DECLARED), warehouse),
-            "before": job_for(
-                [_multi_check(f"{d.asset.key.path[-1]}_{d.name}", [d]) for d in DECLARED], warehouse
-            ),
-        }
+        frame = synthetic_market_data(days)
+        warehouse.replace_market_data(days, frame)
+        jobs = {"now": now_job(frame, warehouse), "before": before_job(warehouse)}
         run(jobs["now"], days[:1])  # warm-up: imports, first connection
         for n in range(args.runs):
             for name in ("before", "now") if n % 2 == 0 else ("now", "before"):
                 found = run(jobs[name], days)
-                assert found["evaluations"] == len(DECLARED) * len(days), found
+                assert found["evaluations"] == len(MARKET_DATA_CHECKS) * len(days), found
                 results[name].append(found)
                 print(f"  {name}: {found['wall']:.2f} s, {found['count']:.0f} steps", flush=True)
         dispose_engines()
-    rows = []
-    for name, found in results.items():
-        rows.append(
-            [
-                name,
-                f"{found[0]['count']:.0f}",
-                f"{median([r['wall'] for r in found]):.2f} s",
-                f"{median([r['steps'] for r in found]):.2f} s",
-            ]
-        )
+    rows = [
+        [
+            name,
+            f"{found[0]['count']:.0f}",
+            f"{median([r['wall'] for r in found]):.2f} s",
+            f"{median([r['steps'] for r in found]):.2f} s",
+        ]
+        for name, found in results.items()
+    ]
     print()
-    print_table(["side", "check steps", "job wall (median)", "check steps summed (median)"], rows)
+    print_table(["side", "steps", "job wall (median)", "steps summed (median)"], rows)
     ratio = median([r["wall"] for r in results["now"]]) / median([r["wall"] for r in results["before"]])
     steps = median([r["steps"] for r in results["now"]]) / median([r["steps"] for r in results["before"]])
-    print(f"\nratio now/before: job {ratio:.2f}x, check steps {steps:.2f}x; load {os.getloadavg()[0]:.2f}")
+    print(f"\nratio now/before: job {ratio:.2f}x, steps {steps:.2f}x; load {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -11,8 +11,8 @@ Patches (each one a proposal of bench/README.md; none touches a file of the proj
   in_process  `Definitions(executor=in_process_executor)`: the implicit asset job that backfills run
               executes all its steps in the run worker instead of one subprocess per step (12 per run).
               The product adopted this in commit 47cc5b8; on that code the patch changes nothing.
-  no_checks   the code location without its 10 asset checks: NOT a proposal, an upper bound of what
-              merging them (one `@multi_asset_check` per asset, one warehouse read) can save.
+(`no_checks`, the code location without its check steps, is gone: the assets' own steps record
+their checks since issue 15's round four, so there are no check steps to drop.)
 
 `--compare` runs the asset job (both assets and their checks) over `--days` days as one process, like
 one run of the backfill (`BackfillPolicy.multi_run(25)`), alternately as-is and with each `--patches` set,
@@ -30,7 +30,7 @@ import sys
 import types
 from pathlib import Path
 
-PATCHES = ("gc_freeze", "pykrx_stub", "in_process", "no_checks")
+PATCHES = ("gc_freeze", "pykrx_stub", "in_process")
 
 
 def apply(patches: list[str]) -> None:
@@ -46,18 +46,6 @@ def apply(patches: list[str]) -> None:
         sys.modules["pykrx"] = package
     import adelie_assets.definitions as definitions
 
-    if "no_checks" in patches:
-        from dagster import Definitions
-
-        old = definitions.defs
-        definitions.defs = Definitions(
-            assets=old.assets,
-            jobs=old.jobs,
-            schedules=old.schedules,
-            sensors=old.sensors,
-            resources=old.resources,
-            executor=old.executor,
-        )
     if "in_process" in patches:
         from dagster import Definitions, in_process_executor
 
@@ -155,7 +143,7 @@ def main() -> int:
     parser.add_argument("--compare", action="store_true", help="time a backfill-sized run as-is vs patched")
     parser.add_argument(
         "--patches",
-        default="gc_freeze,pykrx_stub;gc_freeze,pykrx_stub,no_checks",
+        default="gc_freeze,pykrx_stub",
         help="for --compare: patched variants separated by ';', e.g. 'in_process;in_process,gc_freeze'",
     )
     parser.add_argument("--days", type=int, default=25, help="for --compare")

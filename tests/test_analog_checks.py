@@ -10,10 +10,8 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.checks import analogs_are_sound, features_cover_the_day, themes_are_sound
 from adelie_assets.defs.analogs.verdicts import analogs_verdict, features_verdict, themes_verdict
 from adelie_assets.defs.cases.daily_themes import daily_themes
-from adelie_assets.lib.partitioned_checks import asset_checks
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -35,7 +33,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
         "dagster/asset_partition_range_end": str(DAY),
     }
     first = materialize(
-        [analog_features, *asset_checks([features_cover_the_day])],
+        [analog_features],
         tags={
             "dagster/asset_partition_range_start": str(days[0]),
             "dagster/asset_partition_range_end": str(DAY),
@@ -47,7 +45,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     features_checked = first.get_asset_check_evaluations()
     assert len(features_checked) == len(days) and all(e.passed for e in features_checked)
     result = materialize(
-        [daily_themes, market_analogs, *asset_checks([themes_are_sound, analogs_are_sound])],
+        [daily_themes, market_analogs],
         tags=tags,
         resources={"warehouse": warehouse},
         instance=DagsterInstance.ephemeral(),

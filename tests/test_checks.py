@@ -8,22 +8,23 @@ import pytest
 from dagster import (
     AssetCheckKey,
     AssetCheckSeverity,
+    AssetExecutionContext,
     AssetSelection,
+    AssetSpec,
     DagsterInstance,
     Definitions,
     define_asset_job,
+    multi_asset,
 )
 
 from adelie_assets.calendar import trading_day_partitions
 from adelie_assets.definitions import defs
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.checks import analog_checks
 from adelie_assets.defs.cases.assets import historical_cases
-from adelie_assets.defs.cases.checks import historical_cases_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.assets import market_data
-from adelie_assets.defs.market.checks import market_data_checks, markets_covered_verdict, unique_keys_verdict
-from adelie_assets.lib.partitioned_checks import Verdict, asset_checks, daily_check
+from adelie_assets.defs.market.checks import markets_covered_verdict, unique_keys_verdict
+from adelie_assets.lib.partitioned_checks import Verdict, check_specs, daily_check, stored_check_results
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table, market_analogs_table
@@ -143,7 +144,6 @@ def run_checks(warehouse: Warehouse, asset, tags: dict[str, str] | None = None):
     job = define_asset_job("checks_only", selection=AssetSelection.checks_for_assets(asset))
     check_defs = Definitions(
         assets=[market_data, daily_themes, analog_features, market_analogs, historical_cases],
-        asset_checks=[*market_data_checks, *analog_checks, *historical_cases_checks],
         jobs=[job],
         resources={"warehouse": warehouse, "krx": KRX(), "llm": LLM()},
     )
@@ -367,8 +367,9 @@ def test_a_range_run_records_each_day_separately(sqlite_warehouse_url: str) -> N
     found = evaluations(result)["markets_covered"]
     assert [(e.partition, e.passed) for e in found] == [(PREVIOUS.isoformat(), True), (KEY, False)]
     assert not result.success
-    # One step runs all six checks over the rows it read once; each check still has a result per day.
-    assert executed_steps(result) == {"market_data_checks"}
+    # The asset's own step runs all six checks over the rows it read once (only the checks are
+    # selected, so it writes nothing); each check still has a result per day.
+    assert executed_steps(result) == {"market_data"}
     assert {name: [e.partition for e in found] for name, found in evaluations(result).items()} == {
         name: [PREVIOUS.isoformat(), KEY] for name in MARKET_CHECKS
     }
@@ -386,7 +387,6 @@ def test_the_ui_can_execute_one_check_alone(sqlite_warehouse_url: str) -> None:
     result = (
         Definitions(
             assets=[market_data],
-            asset_checks=market_data_checks,
             jobs=[job],
             resources={"warehouse": warehouse, "krx": KRX()},
         )
@@ -415,15 +415,23 @@ def test_a_check_that_raises_fails_the_step_and_the_others_still_report(sqlite_w
             description="y",
         ),
     ]
-    checks = asset_checks(declared)
-    assert len(checks) == 1
+
+    @multi_asset(
+        name="market_data",
+        specs=[AssetSpec("market_data")],
+        check_specs=check_specs(declared),
+        can_subset=True,
+        partitions_def=trading_day_partitions,
+    )
+    def checked(context: AssetExecutionContext, warehouse: Warehouse):  # noqa: ANN202
+        yield from stored_check_results(context, declared, warehouse)
+
     warehouse = Warehouse(url=sqlite_warehouse_url)
     warehouse.replace_market_data([DAY], good_day())
-    job = define_asset_job("declared", selection=AssetSelection.checks_for_assets(market_data))
+    job = define_asset_job("declared", selection=AssetSelection.checks_for_assets(checked))
     result = (
         Definitions(
-            assets=[market_data],
-            asset_checks=checks,
+            assets=[checked],
             jobs=[job],
             resources={"warehouse": warehouse, "krx": KRX()},
         )
@@ -435,7 +443,7 @@ def test_a_check_that_raises_fails_the_step_and_the_others_still_report(sqlite_w
     assert not result.success
     assert only(result, "covered").passed
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert failure.step_key == "market_data_checks"
+    assert failure.step_key == "market_data"
     assert "Check(s) broken could not be evaluated: KeyError: 'close_price'" in (
         failure.event_specific_data.error.message
     )

@@ -15,6 +15,7 @@ from dagster import (
 
 from adelie_assets.calendar import KST
 from adelie_assets.definitions import defs
+from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.pipeline.schedules import daily_pipeline_schedule
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, market_analogs_table
@@ -138,9 +139,22 @@ def test_one_run_writes_every_table(fakes, warehouse_url: str) -> None:
     assert asset_steps[0] == "market_data" and asset_steps[-2:] == ["market_analogs", "historical_cases"]
     assert sorted(asset_steps) == sorted(assets)
     assert not warehouse.read(market_analogs_table, [day]).empty
-    # The blocking checks of market_data ran (and passed) before historical_cases started.
-    last_check = max(i for i, step in enumerate(steps) if step.startswith("market_data_"))
-    assert steps.index("historical_cases") > last_check
+    # The checks of market_data were recorded (passed) by its own step, before historical_cases started.
+    events = result.all_events
+    checked = [
+        i
+        for i, e in enumerate(events)
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.asset_key == market_data.key
+    ]
+    assert len(checked) == 6 and all(events[i].step_key == "market_data" for i in checked)
+    assert all(events[i].event_specific_data.passed for i in checked)
+    cases_start = next(
+        i
+        for i, e in enumerate(events)
+        if e.event_type_value == "STEP_START" and e.step_key == "historical_cases"
+    )
+    assert max(checked) < cases_start
 
 
 def test_market_data_failure_skips_historical_cases_by_the_graph(fakes, sqlite_warehouse_url: str) -> None:

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -14,12 +14,15 @@ import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
+    AssetSelection,
     DagsterInstance,
     DagsterRunStatus,
+    Definitions,
     RunRequest,
     SkipReason,
     build_run_status_sensor_context,
     build_sensor_context,
+    define_asset_job,
     instance_for_test,
 )
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
@@ -27,15 +30,17 @@ from dagster._core.test_utils import freeze_time
 
 from adelie_assets.calendar import KST
 from adelie_assets.definitions import defs
+from adelie_assets.defs.market.assets import market_data
 from adelie_assets.defs.pipeline import alerts, catch_up
 from adelie_assets.defs.pipeline.alerts import alert_on_run_failure
 from adelie_assets.defs.pipeline.catch_up import catch_up_missed_days
 from adelie_assets.lib import slack_webhook
+from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.openai import FakeOpenAI
-from tests.builders import krx_for
+from tests.builders import krx_for, market_frame
 from tests.test_checks import tampered_krx
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSECRETTOKEN"
@@ -201,36 +206,29 @@ def test_alert_posts_a_slack_payload_with_job_partition_steps_error_and_link(
     assert captured.lines == [f"Failure alert sent for run {run_id}."]
 
 
-class DriftingWarehouse(Warehouse):
-    """Rows that passed the guards, changed by another writer before the checks read them back."""
-
-    def replace_market_data(self, days, frame, guards=()):  # noqa: ANN001, ANN201 - the parent's signature
-        written = super().replace_market_data(days, frame, guards)
-        stored = self.read_market_data(days)
-        rows = stored.index[~stored["halted"]][:7]
-        stored.loc[rows, "low"] = stored.loc[rows, "high"] + 100
-        super().replace_market_data(days, stored)
-        return written
-
-
 def test_alert_for_a_failed_blocking_check_names_the_check_and_its_figures(
     fakes, webhook: Webhook, log, monkeypatch, tmp_path
 ) -> None:
+    """The rows passed the guards when written, then another writer changed them: the UI's "Execute
+    checks" on market_data (a check-only run) fails and alerts."""
     monkeypatch.setenv("ADELIE_ALERT_WEBHOOK_URL", webhook.url)
     instance = DagsterInstance.ephemeral()
-    krx_fake, llm_fake = fakes
-    resources = {
-        "krx": krx_for(krx_fake),
-        "llm": LLM(api_key=llm_fake.api_key, base_url=llm_fake.base_url),
-        "warehouse": DriftingWarehouse(url=f"sqlite:///{tmp_path}/warehouse.sqlite"),
-    }
-    result = defs.resolve_job_def("daily_pipeline").execute_in_process(
-        partition_key="2026-11-27", instance=instance, resources=resources, raise_on_error=False
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path}/warehouse.sqlite")
+    warehouse.replace_market_data([date(2026, 11, 27)], market_frame(date(2026, 11, 27), per_market=1194))
+    stored = warehouse.read_market_data([date(2026, 11, 27)])
+    rows = stored.index[~stored["halted"]][:7]
+    stored.loc[rows, "low"] = stored.loc[rows, "high"] + 100
+    warehouse.replace_market_data([date(2026, 11, 27)], stored)
+    job = define_asset_job("checks_of_market_data", selection=AssetSelection.checks_for_assets("market_data"))
+    result = (
+        Definitions(assets=[market_data], jobs=[job], resources={"warehouse": warehouse, "krx": KRX()})
+        .resolve_job_def("checks_of_market_data")
+        .execute_in_process(tags={"dagster/partition": "2026-11-27"}, instance=instance, raise_on_error=False)
     )
     assert not result.success
     alert((instance, result), log[0])
     payload = webhook.posts[0]
-    assert "failed step(s): market_data_checks" in payload["text"]
+    assert "failed step(s): market_data" in payload["text"]
     texts = [b.get("text", {}).get("text", "") for b in payload["blocks"]]
     assert any("1 blocking asset check failed" in t for t in texts)
     (checks,) = [t for t in texts if t.startswith("*Failed checks*")]

@@ -1,10 +1,10 @@
-"""The guards of a table, derived from its asset's blocking check declarations.
+"""The checks of an asset as the guards of its write: evaluated once on the new rows, before they
+replace anything, and then recorded as the asset's check results by the same step.
 
-Each blocking `DailyCheck` of the asset that writes `table` becomes a `Guard` of the same name: the
-check's own `verdicts_of`, evaluated on a `StagedDays` whose `table_reader(table)` returns the NEW
-rows (in memory) while every other reader still reads the warehouse. A check and its guard are one
-declaration, so they cannot drift apart; non-blocking (WARN) checks only run after the write.
-Why and how: docs/reliability.md, "Validate before replace".
+A blocking check that fails on a day refuses the write (nothing is replaced, the step fails naming
+the table, the day, the check and what it found); the WARN ones are only recorded. The table being
+written is read from the new rows in memory (`table_reader(table)`, staged in `CheckedDays`); other
+tables are read from the warehouse. Why: docs/reliability.md, "Validate before replace".
 """
 
 from __future__ import annotations
@@ -14,55 +14,62 @@ from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import AssetKey
+from dagster import Failure
 
-from adelie_assets.lib.guards import Guard
+from adelie_assets.lib.guards import guard_error, refusal
 from adelie_assets.lib.partitioned_checks import (
     CheckedDays,
+    CheckError,
     DailyCheck,
     DayReader,
-    rows_by_day,
+    Verdicts,
+    evaluate,
+    refused_day,
     table_reader,
 )
-from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
 
-class StagedDays(CheckedDays):
-    """The days about to be written: `table`'s rows are the new `frame`, other tables the stored rows."""
-
-    def __init__(self, days: list[date], warehouse: Warehouse, table: sa.Table, frame: pd.DataFrame) -> None:
-        super().__init__(days, warehouse)
-        self.table = table
-        self.staged = table_reader(table)
-        self._rows[self.staged] = rows_by_day(frame, days)
-        self.staged_read = False
-
-    def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
-        if read is self.staged:
-            self.staged_read = True
-        return super().rows(read)
-
-
-def check_guards(declarations: Sequence[DailyCheck], asset: AssetKey, table: sa.Table) -> tuple[Guard, ...]:
-    """The guards of `table` (written by `asset`): one per blocking declaration of `asset`."""
-    return tuple(
-        _guard(declaration, table)
-        for declaration in declarations
-        if declaration.asset.key == asset and declaration.blocking
-    )
+def staged_verdicts(
+    declarations: Sequence[DailyCheck],
+    warehouse: Warehouse,
+    table: sa.Table,
+    days: Sequence[date],
+    frame: pd.DataFrame,
+    read: DayReader | None = None,
+) -> Verdicts:
+    """The declared checks' verdicts on `frame`, the new rows of `days` of `table` (read by `read`,
+    `table_reader(table)` unless told). A blocking check that raises fails the step: nothing written."""
+    checked = CheckedDays(list(days), warehouse, staged={read or table_reader(table): frame})
+    try:
+        return evaluate(declarations, checked, table.name)
+    except CheckError as exc:
+        written = ", ".join(str(day) for day in sorted(days))
+        raise Failure(
+            f"{exc}. The new rows of {table.name} for {written} were not written.", allow_retries=False
+        ) from exc
 
 
-def _guard(declaration: DailyCheck, table: sa.Table) -> Guard:
-    def verdict_of(rows: pd.DataFrame, day: date, warehouse: Warehouse) -> Verdict:
-        staged = StagedDays([day], warehouse, table, rows)
-        verdict = declaration.verdicts_of(staged)[day]
-        if not staged.staged_read:
-            # A check that reads its table another way would judge the stored rows, not the new ones.
-            raise TypeError(
-                f"The check {declaration.name} does not read {table.name} with "
-                f"table_reader({table.name}): it cannot guard the write of {table.name}."
-            )
-        return verdict
+def refuse_failed_days(
+    declarations: Sequence[DailyCheck], verdicts: Verdicts, table: str, source: str
+) -> None:
+    """Fail the step (no retry: the same inputs fail the same way) if a blocking check failed on a day."""
+    refused = refused_day(declarations, verdicts)
+    if refused is not None:
+        day, failed = refused
+        raise refusal(guard_error(table, day, failed, source), day) from None
 
-    return Guard(declaration.name, verdict_of)
+
+def replace_checked(
+    warehouse: Warehouse,
+    declarations: Sequence[DailyCheck],
+    table: sa.Table,
+    days: Sequence[date],
+    frame: pd.DataFrame,
+    source: str,
+) -> tuple[int, Verdicts]:
+    """Replace `days` of `table` with `frame` once every blocking check of `declarations` passed on
+    every day; the rows written and every check's verdicts, for the step to record."""
+    verdicts = staged_verdicts(declarations, warehouse, table, days, frame)
+    refuse_failed_days(declarations, verdicts, table.name, source)
+    return warehouse.replace_partition(table, days, frame, source=source), verdicts

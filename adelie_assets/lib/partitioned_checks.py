@@ -1,32 +1,31 @@
 """Shared machinery of the per-day asset checks: a verdict per trading day, one result per day.
 
 A check is declared with `daily_check` (a verdict per day from that day's rows) or `range_check`
-(all the checked days' verdicts at once, for checks that need more than the day's rows), and an
-asset's declarations become ONE `@multi_asset_check` step with `asset_checks`: the step reads each
-table once for all its checks and days, and still records one result per check and day. Why:
-docs/dagster-notes.md, "Partitioned checks".
+(all the checked days' verdicts at once, for checks that need more than the day's rows). The asset's
+own step records them (`check_specs` on its `@multi_asset`): it evaluates them on the rows it has
+just computed, without reading them back, and yields one result per check and day
+(`check_results`). A check-only run (the UI's "Execute checks") evaluates them on the stored rows
+(`stored_check_results`). Why: docs/dagster-notes.md, "Checks recorded by the asset's step".
 """
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, partial
+from functools import cache, cached_property
 
 import pandas as pd
 import sqlalchemy as sa
 from dagster import (
     AssetCheckEvaluation,
-    AssetCheckExecutionContext,
     AssetCheckKey,
     AssetCheckResult,
-    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     Failure,
     Output,
-    multi_asset_check,
 )
 
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
@@ -38,12 +37,14 @@ SEVERITY = "severity"  # check-spec metadata key: the severity every result of t
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
+# check name -> each checked day's verdict
+Verdicts = dict[str, dict[date, Verdict]]
 
 
 @cache
 def table_reader(table: sa.Table) -> DayReader:
-    """The reader of `table`'s rows for the checked days; one per table, so that a check step reads
-    a table once however many of its checks use it (CheckedDays caches by reader)."""
+    """The reader of `table`'s rows for the checked days; one per table, so that the checks of a step
+    read a table once however many of them use it (CheckedDays caches by reader)."""
 
     def read(warehouse: Warehouse, days: list[date]) -> pd.DataFrame:
         return warehouse.read(table, days)
@@ -52,16 +53,27 @@ def table_reader(table: sa.Table) -> DayReader:
 
 
 class CheckedDays:
-    """The days a check step checks, and their rows: each reader runs once per step, whatever the
-    number of checks that use it."""
+    """The days being checked, and their rows: each reader runs once, whatever the number of checks
+    that use it; `staged` rows (the ones a step is writing) are never read from the warehouse."""
 
-    def __init__(self, days: list[date], warehouse: Warehouse) -> None:
+    def __init__(
+        self,
+        days: list[date],
+        warehouse: Warehouse,
+        staged: Mapping[DayReader, pd.DataFrame] | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.days = days
-        self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {}
+        self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {
+            read: rows_by_day(frame, days) for read, frame in (staged or {}).items()
+        }
+        self.staged = set(staged or {})
+        self.staged_reads: set[DayReader] = set()
 
     def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
         """Each checked day's rows of what `read` returns for all of them."""
+        if read in self.staged:
+            self.staged_reads.add(read)
         if read not in self._rows:
             self._rows[read] = rows_by_day(read(self.warehouse, self.days), self.days)
         return self._rows[read]
@@ -72,17 +84,21 @@ RangeVerdicts = Callable[[CheckedDays], Mapping[date, Verdict]]
 
 @dataclass(frozen=True)
 class DailyCheck:
-    """The declaration of one partitioned check of `asset`; `asset_checks` turns an asset's
-    declarations into its check step."""
+    """The declaration of one partitioned check of `asset`, recorded by the asset's own step."""
 
-    asset: AssetsDefinition
+    asset: AssetKey
     name: str
     verdicts_of: RangeVerdicts
     description: str
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
     blocking: bool = True
-    additional_deps: tuple[AssetsDefinition, ...] = ()
+    additional_deps: tuple[AssetKey, ...] = ()
 
+    @property
+    def key(self) -> AssetCheckKey:
+        return AssetCheckKey(self.asset, self.name)
+
+    @cached_property  # once, at definition time: the steps that record results reuse it
     def spec(self) -> AssetCheckSpec:
         return AssetCheckSpec(
             name=self.name,
@@ -95,7 +111,7 @@ class DailyCheck:
         )
 
 
-def checked_days(context: AssetCheckExecutionContext) -> list[date]:
+def checked_days(context: AssetExecutionContext) -> list[date]:
     if not (context.has_partition_key or context.has_partition_key_range):
         raise Failure(
             "This check reads one trading day from the warehouse: run it with a partition "
@@ -120,17 +136,10 @@ def severity_metadata(severity: AssetCheckSeverity) -> dict[str, str]:
 
 
 def day_results(
-    context: AssetCheckExecutionContext,
-    verdicts: Mapping[date, Verdict],
-    spec: AssetCheckSpec | None = None,
+    context: AssetExecutionContext, verdicts: Mapping[date, Verdict], spec: AssetCheckSpec
 ) -> Iterator[CheckEvent]:
     """One result per checked day (a range run would otherwise record one result with no partition),
-    with the severity named in the spec's metadata. `spec`: which check of a multi-check step; a
-    hand-written single `@asset_check` may leave it out."""
-    # A single @asset_check has one output, "result"; a multi-check step one per spec.
-    output_name = "result" if spec is None else spec.get_python_identifier()
-    if spec is None:
-        (spec,) = context.check_specs
+    with the severity named in the spec's metadata."""
     declared = spec.metadata.get(SEVERITY, AssetCheckSeverity.ERROR.value)
     severity = AssetCheckSeverity(getattr(declared, "value", declared))
     if context.has_partition_key and len(verdicts) == 1:
@@ -144,7 +153,7 @@ def day_results(
             metadata=verdict.metadata,
         )
         return
-    yield Output(None, output_name=output_name)
+    yield Output(None, output_name=spec.get_python_identifier())
     for day, verdict in sorted(verdicts.items()):
         yield AssetCheckEvaluation(
             asset_key=spec.asset_key,
@@ -159,7 +168,7 @@ def day_results(
 
 
 def daily_check(
-    asset: AssetsDefinition,
+    asset: AssetKey | str | AssetsDefinition,
     name: str,
     verdict_of: Callable[..., Verdict],
     *,
@@ -167,7 +176,7 @@ def daily_check(
     description: str,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
     blocking: bool = True,
-    additional_deps: Sequence[AssetsDefinition] = (),
+    additional_deps: Sequence[AssetKey] = (),
 ) -> DailyCheck:
     """A partitioned check of `asset`: `verdict_of(*frames)` per day, one frame per reader in `reads`."""
 
@@ -187,67 +196,121 @@ def daily_check(
 
 
 def range_check(
-    asset: AssetsDefinition,
+    asset: AssetKey | str | AssetsDefinition,
     name: str,
     verdicts_of: RangeVerdicts,
     *,
     description: str,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
     blocking: bool = True,
-    additional_deps: Sequence[AssetsDefinition] = (),
+    additional_deps: Sequence[AssetKey] = (),
 ) -> DailyCheck:
     """A partitioned check of `asset` that needs more than each day's rows (the run's config, another
     day): `verdicts_of(checked)` returns a verdict for every day of `checked.days`."""
-    return DailyCheck(asset, name, verdicts_of, description, severity, blocking, tuple(additional_deps))
+    key = AssetKey.from_coercible_or_definition(asset)
+    return DailyCheck(key, name, verdicts_of, description, severity, blocking, tuple(additional_deps))
 
 
-def asset_checks(declarations: Sequence[DailyCheck]) -> list[AssetChecksDefinition]:
-    """One check step per asset (`<asset>_checks`) holding all its declared checks."""
-    by_asset: dict[str, list[DailyCheck]] = defaultdict(list)
-    for declaration in declarations:
-        by_asset[declaration.asset.key.to_python_identifier()].append(declaration)
-    return [_multi_check(f"{asset}_checks", checks) for asset, checks in by_asset.items()]
+def check_specs(declarations: Sequence[DailyCheck]) -> list[AssetCheckSpec]:
+    """The specs of an asset's declared checks, for its `@multi_asset(check_specs=...)`."""
+    return [declaration.spec for declaration in declarations]
 
 
-def selected_results(
-    context: AssetCheckExecutionContext,
-    checks: Sequence[tuple[AssetCheckSpec, Callable[[], Mapping[date, Verdict]]]],
-) -> Iterator[CheckEvent]:
-    """The per-day results of each selected check of a multi-check step. A check whose verdicts raise
-    does not hide the others' results; the step then fails naming it."""
+class CheckError(Exception):
+    """A blocking check could not be evaluated: its verdict is unknown, so the days are not judged.
+    `verdicts`: those of the checks that could be."""
+
+    def __init__(self, message: str, verdicts: Verdicts) -> None:
+        super().__init__(message)
+        self.verdicts = verdicts
+
+
+def evaluate(declarations: Sequence[DailyCheck], checked: CheckedDays, table: str | None = None) -> Verdicts:
+    """Every declared check's verdicts on `checked`. A WARN check that raises is recorded as failed
+    (it blocks nothing); a blocking one raises `CheckError` naming it. `table`: the name of the table
+    whose new rows are staged in `checked`; each check must read them (else it would judge the
+    stored rows, not the new ones: a `TypeError` names it)."""
+    verdicts: Verdicts = {}
     errors: list[tuple[str, Exception]] = []
-    for spec, verdicts_of in checks:
+    for declaration in declarations:
+        checked.staged_reads.clear()
         try:
-            verdicts = verdicts_of()
+            verdicts[declaration.name] = dict(declaration.verdicts_of(checked))
         except Exception as error:
-            errors.append((spec.name, error))
+            if declaration.blocking:
+                errors.append((declaration.name, error))
+                continue
+            reason = f"The check could not be evaluated: {type(error).__name__}: {error}"
+            verdicts[declaration.name] = {day: Verdict(False, reason) for day in checked.days}
             continue
-        yield from day_results(context, verdicts, spec)
+        if table is not None and checked.staged and not checked.staged_reads:
+            raise TypeError(
+                f"The check {declaration.name} does not read {table} through the reader its new rows "
+                f"are staged under (table_reader({table}) for a derived table): it would judge the "
+                f"stored rows of {table}, not the new ones."
+            )
     if errors:
         names = ", ".join(name for name, _ in errors)
         error = errors[0][1]
-        raise Failure(f"Check(s) {names} could not be evaluated: {type(error).__name__}: {error}") from error
+        message = f"Check(s) {names} could not be evaluated: {type(error).__name__}: {error}"
+        raise CheckError(message, verdicts) from error
+    return verdicts
 
 
-def _multi_check(step_name: str, checks: list[DailyCheck]) -> AssetChecksDefinition:
-    specs = {AssetCheckKey(c.asset.key, c.name): (c, c.spec()) for c in checks}
+def merged(parts: Sequence[Verdicts]) -> Verdicts:
+    """The verdicts of several evaluations (e.g. one per day) as one."""
+    verdicts: Verdicts = {}
+    for part in parts:
+        for name, by_day in part.items():
+            verdicts.setdefault(name, {}).update(by_day)
+    return verdicts
 
-    @multi_asset_check(
-        name=step_name,
-        specs=[spec for _, spec in specs.values()],
-        # The UI can still execute one check alone; it then reads only what that check needs.
-        can_subset=True,
-    )
-    def _checks(context: AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[CheckEvent]:
-        checked = CheckedDays(checked_days(context), warehouse)
-        selected = [
-            (spec, partial(check.verdicts_of, checked))
-            for key, (check, spec) in specs.items()
-            if key in context.selected_asset_check_keys
-        ]
-        yield from selected_results(context, selected)
 
-    return _checks
+def refused_day(
+    declarations: Sequence[DailyCheck], verdicts: Verdicts
+) -> tuple[date, dict[str, Verdict]] | None:
+    """The first day a blocking check failed, with each failed blocking verdict of that day."""
+    days = sorted({day for by_day in verdicts.values() for day in by_day})
+    for day in days:
+        failed = {
+            d.name: verdict
+            for d in declarations
+            if d.blocking and not (verdict := verdicts[d.name][day]).passed
+        }
+        if failed:
+            return day, failed
+    return None
+
+
+def check_results(
+    context: AssetExecutionContext, declarations: Sequence[DailyCheck], verdicts: Verdicts
+) -> Iterator[CheckEvent]:
+    """The per-day results of each check of `declarations` the run selected."""
+    for declaration in declarations:
+        if declaration.key in context.selected_asset_check_keys:
+            yield from day_results(context, verdicts[declaration.name], declaration.spec)
+
+
+def recorded_results(
+    context: AssetExecutionContext, declarations: Sequence[DailyCheck], checked: CheckedDays
+) -> Iterator[CheckEvent]:
+    """The selected checks evaluated on `checked` and recorded. A blocking check that raises fails
+    the step after the others reported."""
+    selected = [d for d in declarations if d.key in context.selected_asset_check_keys]
+    try:
+        verdicts = evaluate(selected, checked)
+    except CheckError as error:
+        yield from check_results(context, [d for d in selected if d.name in error.verdicts], error.verdicts)
+        raise Failure(str(error)) from error.__cause__
+    yield from check_results(context, selected, verdicts)
+
+
+def stored_check_results(
+    context: AssetExecutionContext, declarations: Sequence[DailyCheck], warehouse: Warehouse
+) -> Iterator[CheckEvent]:
+    """A check-only run (the UI's "Execute checks"): the selected checks on the stored rows of the
+    run's days, each table read once."""
+    yield from recorded_results(context, declarations, CheckedDays(checked_days(context), warehouse))
 
 
 def examples(values: pd.Series) -> str:

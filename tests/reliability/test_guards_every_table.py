@@ -14,17 +14,22 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, DagsterInstance, Failure, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, Failure, materialize
 
 from adelie_assets.calendar import previous_trading_day, trading_days
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.checks import analog_declarations
+from adelie_assets.defs.analogs.checks import (
+    ANALOG_FEATURES_CHECKS,
+    DAILY_THEMES_CHECKS,
+    MARKET_ANALOGS_CHECKS,
+)
 from adelie_assets.defs.app.assets import app_feed
-from adelie_assets.defs.app.checks import app_feed_checks
 from adelie_assets.defs.cases.daily_themes import daily_themes
-from adelie_assets.defs.market.index_checks import market_indices_declarations
+from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.defs.table_guards import guards_of, replace_guarded
+from adelie_assets.lib.check_guards import replace_checked
+from adelie_assets.lib.partitioned_checks import daily_check, table_reader
+from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.warehouse import (
     Warehouse,
@@ -76,17 +81,17 @@ def write_day_inputs(warehouse: Warehouse) -> None:
 
 
 @pytest.mark.parametrize(
-    ("asset", "table", "declarations"),
+    ("asset", "declarations"),
     [
-        ("market_indices", market_indices_table, market_indices_declarations),
-        ("daily_themes", daily_themes_table, analog_declarations),
-        ("analog_features", analog_features_table, analog_declarations),
-        ("market_analogs", market_analogs_table, analog_declarations),
+        (market_indices, MARKET_INDICES_CHECKS),
+        (daily_themes, DAILY_THEMES_CHECKS),
+        (analog_features, ANALOG_FEATURES_CHECKS),
+        (market_analogs, MARKET_ANALOGS_CHECKS),
     ],
 )
-def test_the_guards_of_a_table_are_the_blocking_checks_of_its_asset(asset, table, declarations) -> None:  # noqa: ANN001
-    blocking = [d.name for d in declarations if d.asset.key == AssetKey(asset) and d.blocking]
-    assert blocking and [g.name for g in guards_of(AssetKey(asset), table)] == blocking
+def test_the_checks_an_asset_records_are_the_ones_that_guard_its_write(asset, declarations) -> None:  # noqa: ANN001
+    assert {spec.key for spec in asset.check_specs} == {d.key for d in declarations}
+    assert all(d.asset == asset.key for d in declarations) and any(d.blocking for d in declarations)
 
 
 # --- market_indices: a KRX answer whose high is below its low ---------------------------------------
@@ -136,7 +141,7 @@ def test_themes_naming_an_unknown_stock_keep_the_good_rows(warehouse_url: str) -
     hostile = warehouse.read(daily_themes_table, [DAY])
     hostile.at[0, "stocks"] = [{**hostile.at[0, "stocks"][0], "ticker": "999999"}]
     with pytest.raises(Failure) as refused:
-        replace_guarded(warehouse, daily_themes.key, daily_themes_table, [DAY], hostile, "market_data")
+        replace_checked(warehouse, DAILY_THEMES_CHECKS, daily_themes_table, [DAY], hostile, "market_data")
     assert_refused(refused.value.description or "", "daily_themes", "themes_are_sound")
     assert "999999 not in the day's market_data" in (refused.value.description or "")
     assert stored(warehouse, daily_themes_table) == before
@@ -202,7 +207,7 @@ def test_a_day_with_no_rows_is_still_refused_by_its_guard(warehouse_url: str) ->
     write_day_inputs(warehouse)
     before = stored(warehouse, market_indices_table)
     with pytest.raises(Failure) as refused:
-        replace_guarded(warehouse, market_indices.key, market_indices_table, [DAY], pd.DataFrame(), "KRX")
+        replace_checked(warehouse, MARKET_INDICES_CHECKS, market_indices_table, [DAY], pd.DataFrame(), "KRX")
     assert_refused(refused.value.description or "", "market_indices", "both_indices_present")
     assert stored(warehouse, market_indices_table) == before
 
@@ -220,7 +225,7 @@ def test_a_day_the_app_would_break_on_keeps_the_published_rows(
         "app_database": AppDatabase(url=app_db_url_unique),
     }
     write_upstream(pg_warehouse_url, upstream_day(DAY))
-    good = run([app_feed, *app_feed_checks], resources)
+    good = run([app_feed], resources)
     assert good.success, step_failures(good)
     engine = sa.create_engine(app_db_url_unique.replace("postgresql://", "postgresql+psycopg2://"))
     try:
@@ -231,7 +236,7 @@ def test_a_day_the_app_would_break_on_keeps_the_published_rows(
         for table in ("daily_themes", "historical_cases"):
             upstream.rows[table] = [r for r in upstream.rows[table] if r["theme_rank"] != 5]
         write_upstream(pg_warehouse_url, upstream)
-        bad = run([app_feed, *app_feed_checks], resources)
+        bad = run([app_feed], resources)
         assert not bad.success
         message = step_failures(bad)["app_feed"]
         assert (
@@ -244,3 +249,50 @@ def test_a_day_the_app_would_break_on_keeps_the_published_rows(
             assert app_reads.state(conn) == before
     finally:
         engine.dispose()
+
+
+def test_a_check_that_reads_its_table_another_way_cannot_guard_the_write(warehouse_url: str) -> None:
+    """Reading the stored rows instead of the staged ones would judge yesterday's data: refused loudly."""
+    warehouse = Warehouse(url=warehouse_url)
+    write_day_inputs(warehouse)
+    sneaky = daily_check(
+        market_indices.key,
+        "reads_the_stored_rows",
+        lambda rows: Verdict(True, f"{len(rows)} rows"),
+        reads=(lambda w, days: w.read(market_indices_table, days),),
+        description="reads market_indices without table_reader",
+    )
+    frame = warehouse.read(market_indices_table, [DAY])
+    with pytest.raises(
+        TypeError, match="reads_the_stored_rows does not read market_indices through the reader"
+    ):
+        replace_checked(warehouse, [sneaky], market_indices_table, [DAY], frame, "KRX")
+
+
+def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(warehouse_url: str) -> None:
+    warehouse = Warehouse(url=warehouse_url)
+    write_day_inputs(warehouse)
+
+    def broken(rows: pd.DataFrame) -> Verdict:
+        raise KeyError("close_price")
+
+    flaky = daily_check(
+        market_indices.key,
+        "flaky_warning",
+        broken,
+        reads=(table_reader(market_indices_table),),
+        description="a WARN check with a bug",
+        severity=AssetCheckSeverity.WARN,
+        blocking=False,
+    )
+    frame = warehouse.read(market_indices_table, [DAY])
+    written, verdicts = replace_checked(
+        warehouse, [*MARKET_INDICES_CHECKS, flaky], market_indices_table, [DAY], frame, "KRX"
+    )
+    assert written == 2 and stored(warehouse, market_indices_table)
+    (verdict,) = verdicts["flaky_warning"].values()
+    assert not verdict.passed
+    assert verdict.description == "The check could not be evaluated: KeyError: 'close_price'"
+    assert all(
+        v.passed for name, by_day in verdicts.items() if name != "flaky_warning" for v in by_day.values()
+    )

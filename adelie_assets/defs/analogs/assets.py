@@ -2,10 +2,19 @@
 of the day's theme stocks and of both indices). Rules: docs/analogs.md."""
 
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 from pydantic import Field
 
 from adelie_assets import markdown
@@ -15,6 +24,7 @@ from adelie_assets.calendar import (
     trading_day_partitions,
     trading_days,
 )
+from adelie_assets.defs.analogs.checks import ANALOG_FEATURES_CHECKS, MARKET_ANALOGS_CHECKS
 from adelie_assets.defs.analogs.features import LOOKBACK_DAYS, MARKETS, index_blocks, stock_blocks
 from adelie_assets.defs.analogs.search import (
     DEFAULT_K,
@@ -26,10 +36,11 @@ from adelie_assets.defs.analogs.search import (
 )
 from adelie_assets.defs.analogs.storage import block_rows, load_histories
 from adelie_assets.defs.analogs.table import ANALOG_FEATURES_SCHEMA, MARKET_ANALOGS_SCHEMA
-from adelie_assets.defs.cases.daily_themes import daily_themes
-from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
-from adelie_assets.defs.table_guards import replace_guarded
+from adelie_assets.defs.keys import ANALOG_FEATURES, DAILY_THEMES, MARKET_ANALOGS, MARKET_DATA, MARKET_INDICES
+from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.lib.check_guards import replace_checked
 from adelie_assets.lib.history import HISTORY_TAGS
+from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -47,24 +58,38 @@ def _window(days: list[date]) -> list[date]:
     return calendar[max(0, first - LOOKBACK_DAYS) :]
 
 
-@asset(
+@multi_asset(
+    name="analog_features",
+    specs=[
+        AssetSpec(
+            ANALOG_FEATURES,
+            deps=[MARKET_DATA, MARKET_INDICES],
+            tags=HISTORY_TAGS,
+            group_name="analogs",
+            kinds={"python", "sql"},
+            owners=["team:data-engineering"],
+            metadata={"dagster/column_schema": ANALOG_FEATURES_SCHEMA},
+            description=(
+                "The setup of every ticker and of both indices on the day, as analog search matches it: "
+                "the day's, 5- and 20-day changes, volume vs. its 20-day average, the market index's "
+                "change (docs/analogs.md). Computed once per day from market_data and market_indices of "
+                "the day and the 20 trading days before, stored as one binary block per kind in "
+                "`analog_features` (replaced atomically), so that a search reads ten years in a second."
+            ),
+        )
+    ],
+    # Recorded by this step on the rows it writes; the UI can execute them alone, on the stored rows.
+    check_specs=check_specs(ANALOG_FEATURES_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
-    deps=[market_data, "market_indices"],
     backfill_policy=BACKFILL_POLICY,
-    tags=HISTORY_TAGS,
-    group_name="analogs",
-    kinds={"python", "sql"},
-    owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": ANALOG_FEATURES_SCHEMA},
-    description=(
-        "The setup of every ticker and of both indices on the day, as analog search matches it: the "
-        "day's, 5- and 20-day changes, volume vs. its 20-day average, the market index's change "
-        "(docs/analogs.md). Computed once per day from market_data and market_indices of the day and "
-        "the 20 trading days before, stored as one binary block per kind in `analog_features` "
-        "(replaced atomically), so that a search reads ten years in a second."
-    ),
 )
-def analog_features(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def analog_features(
+    context: AssetExecutionContext, warehouse: Warehouse
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, ANALOG_FEATURES_CHECKS, warehouse)
+        return
     days = [parse_partition_key(key) for key in context.partition_keys]
     calendar = _window(days)
     quotes = warehouse.read_market_data(calendar)
@@ -86,9 +111,9 @@ def analog_features(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
     index = index_blocks(indices, calendar, days)
     rows = block_rows([*stocks, *index])
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    replace_guarded(
+    _, verdicts = replace_checked(
         warehouse,
-        context.asset_key,
+        ANALOG_FEATURES_CHECKS,
         analog_features_table,
         days,
         pd.DataFrame(rows),
@@ -96,7 +121,7 @@ def analog_features(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
     )
     complete = {str(b.day): int((~pd.isna(b.values[:, :5]).any(axis=1)).sum()) for b in stocks}
     context.log.info(f"analog_features: {len(days)} day(s), complete vectors per day {complete}")
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
             "days": len(days),
@@ -105,6 +130,7 @@ def analog_features(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
             "lookback_complete_from": str(complete_from),
         }
     )
+    yield from check_results(context, ANALOG_FEATURES_CHECKS, verdicts)
 
 
 class MarketAnalogsConfig(Config):
@@ -157,25 +183,37 @@ def _analog_names(warehouse: Warehouse, found: list[tuple[SubjectAnalogs, str, i
     }
 
 
-@asset(
+@multi_asset(
+    name="market_analogs",
+    specs=[
+        AssetSpec(
+            MARKET_ANALOGS,
+            deps=[MARKET_DATA, ANALOG_FEATURES, DAILY_THEMES],
+            group_name="analogs",
+            kinds={"python", "sql"},
+            owners=["team:data-engineering"],
+            metadata={"dagster/column_schema": MARKET_ANALOGS_SCHEMA},
+            description=(
+                "For each stock of the day's themes and for the KOSPI and KOSDAQ indices, the k most "
+                "similar past setups (default 3) in the warehouse's own history, at least 60 trading days "
+                "back: stocks among every stock's past, indices among their own. Each with its similarity "
+                "(0-100), features, what followed (+5/+20/+60 trading days, and the index's) and the chart "
+                "paths. A partition is replaced atomically in `market_analogs`; rules in docs/analogs.md."
+            ),
+        )
+    ],
+    # Recorded by this step on the rows it writes; the UI can execute them alone, on the stored rows.
+    check_specs=check_specs(MARKET_ANALOGS_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
-    deps=[market_data, analog_features, daily_themes],
     backfill_policy=BACKFILL_POLICY,
-    group_name="analogs",
-    kinds={"python", "sql"},
-    owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": MARKET_ANALOGS_SCHEMA},
-    description=(
-        "For each stock of the day's themes and for the KOSPI and KOSDAQ indices, the k most similar "
-        "past setups (default 3) in the warehouse's own history, at least 60 trading days back: stocks "
-        "among every stock's past, indices among their own. Each with its similarity (0-100), features, "
-        "what followed (+5/+20/+60 trading days, and the index's) and the chart paths. A partition is "
-        "replaced atomically in `market_analogs`; rules in docs/analogs.md."
-    ),
 )
 def market_analogs(
     context: AssetExecutionContext, config: MarketAnalogsConfig, warehouse: Warehouse
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, MARKET_ANALOGS_CHECKS, warehouse)
+        return
     days = [parse_partition_key(key) for key in context.partition_keys]
     started = time.monotonic()
     stocks, indices = load_histories(warehouse.engine(), max(days), FIRST_TRADING_DAY)
@@ -233,9 +271,9 @@ def market_analogs(
         searched[str(day)] = round((day - history_start).days / 365.25, 2)
         without[str(day)] = missing
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    replace_guarded(
+    _, verdicts = replace_checked(
         warehouse,
-        context.asset_key,
+        MARKET_ANALOGS_CHECKS,
         market_analogs_table,
         days,
         pd.DataFrame(
@@ -254,7 +292,7 @@ def market_analogs(
         ],
     )  # fmt: skip
     total = sum(len(r) for r in by_day.values())
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "dagster/row_count": total,
             "dagster/column_schema": MARKET_ANALOGS_SCHEMA,
@@ -268,3 +306,4 @@ def market_analogs(
             "preview": MetadataValue.md(preview),
         }
     )
+    yield from check_results(context, MARKET_ANALOGS_CHECKS, verdicts)

@@ -16,6 +16,7 @@ from dagster import (
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.defs.app.checks import APP_FEED_CHECK_SPECS, published_results
 from adelie_assets.defs.app.content import DayFeed
 from adelie_assets.defs.app.feed import build_feed
 from adelie_assets.defs.app.inputs import AppFeedError
@@ -52,6 +53,8 @@ _COMMON = {"group_name": "app", "kinds": {"postgres"}, "owners": ["team:data-eng
             **_COMMON,
         ),
     ],
+    # Recorded by this step from the verdicts publish_day took on each day as committed.
+    check_specs=APP_FEED_CHECK_SPECS,
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
     can_subset=False,
@@ -79,6 +82,7 @@ def app_feed(context: AssetExecutionContext, warehouse: Warehouse, app_database:
     context.log.info(f"app feed: {len(results)} day(s) published to {target.description}")
     yield MaterializeResult(asset_key=APP_BRIEFING, metadata=_briefing_metadata(results, target.description))
     yield MaterializeResult(asset_key=APP_CASES, metadata=_cases_metadata(results, target.description))
+    yield from published_results(context, [(feed.day, result.verdicts) for feed, result in results])
 
 
 def _published_so_far(results: list[tuple[DayFeed, PublishResult]]) -> str:

@@ -18,7 +18,7 @@ columns the app added and fills itself keep their values. Nothing is altered, dr
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adelie_assets.defs.app.content import CaseFeed, DayFeed
-from adelie_assets.defs.app.published_checks import refuse_unsound_day
+from adelie_assets.defs.app.published_checks import judge_published_day
 from adelie_assets.defs.app.tables import AppTables
+from adelie_assets.lib.verdicts import Verdict
 
 PUBLISH_LOCK = zlib.crc32(b"adelie_assets.app.publish")
 
@@ -43,9 +44,11 @@ class PublishResult:
     stale_cases_kept: int = 0
     matches: int = 0
     relations: int = 0
+    # Each check of published_checks.py on the day as committed (the app feed's step records them).
+    verdicts: dict[str, Verdict] = field(default_factory=dict, repr=False)
 
     def as_metadata(self) -> dict[str, int]:
-        return dict(vars(self))
+        return {name: value for name, value in vars(self).items() if name != "verdicts"}
 
 
 def _now() -> datetime:
@@ -213,5 +216,5 @@ def publish_day(engine: sa.Engine, t: AppTables, feed: DayFeed, now: datetime | 
     app keeps the day's previously published rows."""
     with engine.begin() as conn:
         result = publish_day_in(conn, t, feed, now)
-        refuse_unsound_day(conn, t, feed.day)
+        result.verdicts = judge_published_day(conn, t, feed.day)
         return result

@@ -1,6 +1,6 @@
-"""The one list of verdicts on a published day: the asset checks of the app feed (checks.py) record
-them after the publish, and `publish_day` runs the blocking ones inside its transaction, before it
-commits (a failed one rolls the day back: the previously published rows stay)."""
+"""The one list of verdicts on a published day: `publish_day` runs them inside its transaction, on the
+day read back the way the app reads it, before it commits (a failed blocking one rolls the day back:
+the previously published rows stay), and the app feed's step records them as its asset checks."""
 
 from __future__ import annotations
 
@@ -77,14 +77,25 @@ PUBLISHED_CHECKS: tuple[PublishedCheck, ...] = (
 )
 
 
-def refuse_unsound_day(conn: Connection, t: AppTables, day: date) -> None:
-    """Raise `DataGuardError` if a blocking verdict fails on `day` as just written on `conn` (read back
-    the way the checks read it), so that the caller's transaction rolls back."""
+def judge_published_day(conn: Connection, t: AppTables, day: date) -> dict[str, Verdict]:
+    """Every check's verdict on `day` as just written on `conn`, read back the way the app reads it.
+    Raises `DataGuardError` if a blocking one failed, so that the caller's transaction rolls back."""
     day_as_published = published.read_published(conn, t, day)
+    verdicts = {check.name: _verdict(check, day_as_published) for check in PUBLISHED_CHECKS}
     failed = {
-        check.name: verdict
+        check.name: verdicts[check.name]
         for check in PUBLISHED_CHECKS
-        if check.blocking and not (verdict := check.verdict_of(day_as_published)).passed
+        if check.blocking and not verdicts[check.name].passed
     }
     if failed:
         raise guard_error("app feed", day, failed, SOURCE, store="app database")
+    return verdicts
+
+
+def _verdict(check: PublishedCheck, day: published.PublishedDay) -> Verdict:
+    if check.blocking:  # an error here rolls the day back: its verdict is unknown
+        return check.verdict_of(day)
+    try:
+        return check.verdict_of(day)
+    except Exception as error:  # a WARN check blocks nothing, not even when it cannot be evaluated
+        return Verdict(False, f"The check could not be evaluated: {type(error).__name__}: {error}")

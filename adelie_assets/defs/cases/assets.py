@@ -6,15 +6,15 @@ code, and every number of the text must be among the facts given (docs/analogs.m
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, multi_asset
 
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
-from adelie_assets.defs.analogs.assets import market_analogs
 from adelie_assets.defs.cases.batch import generate_cases_batch
+from adelie_assets.defs.cases.checks import HISTORICAL_CASES_CHECKS
 from adelie_assets.defs.cases.config import HistoricalCasesConfig
-from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.cases.generate import CaseResult, request_key
 from adelie_assets.defs.cases.inputs import case_requests
 from adelie_assets.defs.cases.prompt import PROMPT_VERSIONS, CaseRequest
@@ -22,7 +22,15 @@ from adelie_assets.defs.cases.sync import generate_cases_sync
 from adelie_assets.defs.cases.table import HISTORICAL_CASES_SCHEMA, case_rows, preview
 from adelie_assets.defs.cases.verdicts import day_problems
 from adelie_assets.defs.freshness import HISTORICAL_CASES_FRESHNESS
+from adelie_assets.defs.keys import DAILY_THEMES, HISTORICAL_CASES, MARKET_ANALOGS, MARKET_INDICES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.lib.partitioned_checks import (
+    CheckedDays,
+    CheckEvent,
+    check_specs,
+    recorded_results,
+    stored_check_results,
+)
 from adelie_assets.resources.llm import LLM, LlmError
 from adelie_assets.resources.warehouse import Warehouse
 from adelie_assets.settings import CASE_LANGUAGES, case_language
@@ -44,31 +52,43 @@ def _language(config: HistoricalCasesConfig) -> str:
         raise Failure(str(exc), allow_retries=False) from None
 
 
-@asset(
+@multi_asset(
+    name="historical_cases",
+    specs=[
+        AssetSpec(
+            HISTORICAL_CASES,
+            deps=[DAILY_THEMES, MARKET_ANALOGS, MARKET_INDICES],
+            freshness_policy=HISTORICAL_CASES_FRESHNESS,
+            group_name="cases",
+            kinds={"openai", "sql"},
+            owners=["team:data-engineering"],
+            metadata={
+                "dagster/column_schema": HISTORICAL_CASES_SCHEMA,
+                "prompt_versions": ", ".join(PROMPT_VERSIONS.values()),
+            },
+            description=(
+                "For each theme of the day (daily_themes), one case for an investing-education app about "
+                "one of its analogs (market_analogs), in Korean by default (ADELIE_CASE_LANGUAGE=en for "
+                "English). The model picks the analog by id and writes the text; the episode's date, sync "
+                "rate, outcomes and tickers are copied from the analog by code, and an answer stating a "
+                "number outside the facts it was given is rejected and asked again. A day's cases are "
+                "replaced all-or-nothing in the warehouse table `historical_cases`."
+            ),
+        )
+    ],
+    # Recorded by this step after its write; the UI can execute them alone, on the stored rows.
+    check_specs=check_specs(HISTORICAL_CASES_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
-    deps=[daily_themes, market_analogs, "market_indices"],
     backfill_policy=BACKFILL_POLICY,
-    freshness_policy=HISTORICAL_CASES_FRESHNESS,
     pool="llm",
-    group_name="cases",
-    kinds={"openai", "sql"},
-    owners=["team:data-engineering"],
-    metadata={
-        "dagster/column_schema": HISTORICAL_CASES_SCHEMA,
-        "prompt_versions": ", ".join(PROMPT_VERSIONS.values()),
-    },
-    description=(
-        "For each theme of the day (daily_themes), one case for an investing-education app about one of "
-        "its analogs (market_analogs), in Korean by default (ADELIE_CASE_LANGUAGE=en for English). The "
-        "model picks the analog by id and writes the text; the episode's date, sync rate, outcomes and "
-        "tickers are copied from the analog by code, and an answer stating a number outside the facts "
-        "it was given is rejected and asked again. A day's cases are replaced all-or-nothing in the "
-        "warehouse table `historical_cases`."
-    ),
 )
 def historical_cases(
     context: AssetExecutionContext, config: HistoricalCasesConfig, llm: LLM, warehouse: Warehouse
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, HISTORICAL_CASES_CHECKS, warehouse)
+        return
     days = [parse_partition_key(key) for key in context.partition_keys]
     language = _language(config)
     requests = case_requests(warehouse, days, language, config.candidates_per_subject)
@@ -150,7 +170,7 @@ def historical_cases(
         f"the LLM, {len(written) - len(fresh)} from the cache"
         + (" (regenerate: cache ignored)" if config.regenerate else "")
     )
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "dagster/row_count": len(written),
             "dagster/column_schema": HISTORICAL_CASES_SCHEMA,
@@ -176,3 +196,6 @@ def historical_cases(
             "preview": MetadataValue.md(preview(written)),
         }
     )
+    # The cases are a few rows a day: the checks read them back as stored, with the tables they
+    # compare them with, in one read each.
+    yield from recorded_results(context, HISTORICAL_CASES_CHECKS, CheckedDays(days, warehouse))

@@ -1,25 +1,30 @@
 """`daily_themes`: the day's themes, picked once (select_themes' rules) for analogs, cases and the app."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
     TableSchema,
-    asset,
+    multi_asset,
 )
 from pydantic import Field
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
+from adelie_assets.defs.analogs.checks import DAILY_THEMES_CHECKS
 from adelie_assets.defs.cases.themes import MAX_THEMES, Theme, select_themes
-from adelie_assets.defs.market.assets import BACKFILL_POLICY, market_data
-from adelie_assets.defs.table_guards import replace_guarded
+from adelie_assets.defs.keys import DAILY_THEMES, MARKET_DATA
+from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.lib.check_guards import replace_checked
+from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table
 
 DAILY_THEMES_SCHEMA = TableSchema(
@@ -75,24 +80,37 @@ def theme_rows(day: date, themes: list[Theme]) -> pd.DataFrame:
     )
 
 
-@asset(
+@multi_asset(
+    name="daily_themes",
+    specs=[
+        AssetSpec(
+            DAILY_THEMES,
+            deps=[MARKET_DATA],
+            group_name="cases",
+            kinds={"python", "sql"},
+            owners=["team:data-engineering"],
+            metadata={"dagster/column_schema": DAILY_THEMES_SCHEMA},
+            description=(
+                "The day's themes (top gainers and losers per market, most traded, large caps that moved "
+                "most; liquid stocks only), picked once from market_data and shared by market_analogs, "
+                "historical_cases and the app. Korean labels and app categories. A partition is replaced "
+                "atomically in the warehouse table `daily_themes`, once the new rows pass the blocking "
+                "checks."
+            ),
+        )
+    ],
+    # Recorded by this step on the rows it writes; the UI can execute them alone, on the stored rows.
+    check_specs=check_specs(DAILY_THEMES_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
-    deps=[market_data],
     backfill_policy=BACKFILL_POLICY,
-    group_name="cases",
-    kinds={"python", "sql"},
-    owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": DAILY_THEMES_SCHEMA},
-    description=(
-        "The day's themes (top gainers and losers per market, most traded, large caps that moved most; "
-        "liquid stocks only), picked once from market_data and shared by market_analogs, "
-        "historical_cases and the app. Korean labels and app categories. A partition is replaced "
-        "atomically in the warehouse table `daily_themes`, once the new rows pass the blocking checks."
-    ),
 )
 def daily_themes(
     context: AssetExecutionContext, config: DailyThemesConfig, warehouse: Warehouse
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, DAILY_THEMES_CHECKS, warehouse)
+        return
     days = [parse_partition_key(key) for key in context.partition_keys]
     quotes = warehouse.read_market_data(days)
     frames = {}
@@ -115,8 +133,8 @@ def daily_themes(
             )
         frames[day] = theme_rows(day, themes)
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    replace_guarded(
-        warehouse, context.asset_key, daily_themes_table, days, pd.concat(frames.values()), "market_data"
+    _, verdicts = replace_checked(
+        warehouse, DAILY_THEMES_CHECKS, daily_themes_table, days, pd.concat(frames.values()), "market_data"
     )
     last = frames[days[-1]]
     preview = markdown.table(
@@ -131,7 +149,7 @@ def daily_themes(
             for r in last.itertuples()
         ],
     )
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "dagster/row_count": sum(len(f) for f in frames.values()),
             "dagster/column_schema": DAILY_THEMES_SCHEMA,
@@ -139,3 +157,4 @@ def daily_themes(
             "preview": MetadataValue.md(preview),
         }
     )
+    yield from check_results(context, DAILY_THEMES_CHECKS, verdicts)

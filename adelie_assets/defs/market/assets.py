@@ -1,26 +1,39 @@
 """`market_data`: every KOSPI and KOSDAQ ticker's quote of one KRX trading day."""
 
 import time
+from collections.abc import Iterator
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     TableColumn,
     TableSchema,
-    asset,
+    multi_asset,
 )
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
+from adelie_assets.defs.keys import MARKET_DATA
+from adelie_assets.defs.market.checks import MARKET_DATA_CHECKS, READ_MARKET_DATA
 from adelie_assets.defs.market.guards import MARKET_DATA_GUARDS
+from adelie_assets.lib.check_guards import staged_verdicts
 from adelie_assets.lib.guards import DataGuardError, refusal
 from adelie_assets.lib.history import HISTORY_TAGS
+from adelie_assets.lib.partitioned_checks import (
+    CheckEvent,
+    Verdicts,
+    check_results,
+    check_specs,
+    merged,
+    stored_check_results,
+)
 from adelie_assets.resources.krx import KRX, KrxDataError
-from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError
+from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError, market_data_table
 
 MARKET_DATA_SCHEMA = TableSchema(
     columns=[
@@ -63,24 +76,42 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     )
 
 
-@asset(
+@multi_asset(
+    name="market_data",
+    specs=[
+        AssetSpec(
+            MARKET_DATA,
+            freshness_policy=MARKET_DATA_FRESHNESS,
+            tags=HISTORY_TAGS,
+            group_name="market",
+            kinds={"python", "sql"},
+            owners=["team:data-engineering"],
+            metadata={
+                "dagster/column_schema": MARKET_DATA_SCHEMA,
+                "source": "KRX (data.krx.co.kr) via pykrx",
+            },
+            description=(
+                "Quotes of every KOSPI and KOSDAQ ticker for one KRX trading day, from KRX via pykrx "
+                "(one request per market). Halted tickers are kept with halted=true and NULL "
+                "open/high/low. A partition is replaced atomically in the warehouse table `market_data`, "
+                "only once the new rows pass the table's guards (the blocking checks, run before the write)."
+            ),
+        )
+    ],
+    # The checks are recorded by this step, on the rows it writes; can_subset lets the UI execute
+    # them alone, on the stored rows.
+    check_specs=check_specs(MARKET_DATA_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
-    freshness_policy=MARKET_DATA_FRESHNESS,
     pool="krx",
-    tags=HISTORY_TAGS,
-    group_name="market",
-    kinds={"python", "sql"},
-    owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": MARKET_DATA_SCHEMA, "source": "KRX (data.krx.co.kr) via pykrx"},
-    description=(
-        "Quotes of every KOSPI and KOSDAQ ticker for one KRX trading day, from KRX via pykrx "
-        "(one request per market). Halted tickers are kept with halted=true and NULL open/high/low. "
-        "A partition is replaced atomically in the warehouse table `market_data`, only once the new rows "
-        "pass the table's guards (the blocking checks, run before the write)."
-    ),
 )
-def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
+def market_data(
+    context: AssetExecutionContext, krx: KRX, warehouse: Warehouse
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, MARKET_DATA_CHECKS, warehouse)
+        return
     # Every key is checked before the first KRX call: a bad range costs no requests.
     days = [parse_partition_key(key) for key in context.partition_keys]
     warehouse.engine()  # an unreachable warehouse fails here, before any KRX request is spent
@@ -89,11 +120,19 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
     halted = 0
     krx_seconds = 0.0
     last_frame = pd.DataFrame()
+    verdicts: list[Verdicts] = []
     for day in days:
         started = time.monotonic()
         try:
             frame = krx.fetch_day(day)
             krx_seconds += time.monotonic() - started
+            # What the checks record, on the new rows; before the write, as the previous day's count
+            # they compare with is the stored one.
+            verdicts.append(
+                staged_verdicts(
+                    MARKET_DATA_CHECKS, warehouse, market_data_table, [day], frame, READ_MARKET_DATA
+                )
+            )
             # The guards run on the new rows first: an answer that fails one replaces nothing.
             warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
         except (DataGuardError, KrxDataError, WarehouseDataError) as exc:
@@ -124,4 +163,5 @@ def market_data(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) 
             + movers_preview(last_frame)
         ),
     }
-    return MaterializeResult(metadata=metadata)
+    yield MaterializeResult(metadata=metadata)
+    yield from check_results(context, MARKET_DATA_CHECKS, merged(verdicts))

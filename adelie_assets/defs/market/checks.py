@@ -1,7 +1,8 @@
-"""Data-quality checks of `market_data`, read back from the warehouse for the checked trading day(s).
+"""Data-quality checks of `market_data`, recorded by its own step on the rows it wrote (a check-only
+run reads them from the warehouse).
 
-The verdicts live in verdicts.py; the same verdicts guard the write (guards.py) before these checks
-record them in the UI. How partitioned checks behave: docs/dagster-notes.md.
+The verdicts live in verdicts.py; the same verdicts guard the write (guards.py). How partitioned
+checks behave: docs/dagster-notes.md.
 """
 
 from collections.abc import Callable
@@ -9,10 +10,10 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from dagster import AssetChecksDefinition, AssetCheckSeverity
+from dagster import AssetCheckSeverity
 
 from adelie_assets.calendar import previous_trading_day
-from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.keys import MARKET_DATA
 from adelie_assets.defs.market.verdicts import (
     LIMIT_BREACH_SHARE,
     MAX_ROWS_PER_MARKET,
@@ -30,7 +31,6 @@ from adelie_assets.lib.partitioned_checks import (
     CheckedDays,
     DailyCheck,
     Verdict,
-    asset_checks,
     daily_check,
     range_check,
 )
@@ -38,17 +38,21 @@ from adelie_assets.resources.warehouse import Warehouse, market_data_table
 
 # --- the checks --------------------------------------------------------------------------------
 
+# The reader the checks read market_data with, and the step stages its new rows under (this object,
+# so that a reader patched on the class later, e.g. by a test, cannot hide the staged rows).
+READ_MARKET_DATA = Warehouse.read_market_data
+
 
 def _daily(
     name: str, verdict_of: Callable[[pd.DataFrame], Verdict], description: str, **kwargs: Any
 ) -> DailyCheck:
     return daily_check(
-        market_data, name, verdict_of, reads=(Warehouse.read_market_data,), description=description, **kwargs
+        MARKET_DATA, name, verdict_of, reads=(READ_MARKET_DATA,), description=description, **kwargs
     )
 
 
 def row_count_change_verdicts(checked: CheckedDays) -> dict[date, Verdict]:
-    rows = checked.rows(Warehouse.read_market_data)
+    rows = checked.rows(READ_MARKET_DATA)
     verdicts = {}
     for day in checked.days:
         previous = previous_trading_day(day)
@@ -78,7 +82,7 @@ not_all_zero = _daily(
 )
 # Needs the previous trading day's count too.
 row_count_stable = range_check(
-    market_data,
+    MARKET_DATA,
     "row_count_stable",
     row_count_change_verdicts,
     description=(
@@ -98,7 +102,12 @@ within_price_limit = _daily(
 )
 
 
-# One step for all six: it reads the checked days' rows once.
-market_data_checks: list[AssetChecksDefinition] = asset_checks(
-    [markets_covered, unique_keys, prices_consistent, not_all_zero, row_count_stable, within_price_limit]
-)
+# Recorded by market_data's own step, on the rows it wrote.
+MARKET_DATA_CHECKS: list[DailyCheck] = [
+    markets_covered,
+    unique_keys,
+    prices_consistent,
+    not_all_zero,
+    row_count_stable,
+    within_price_limit,
+]

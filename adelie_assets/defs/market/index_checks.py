@@ -1,10 +1,10 @@
-"""Data-quality checks of `market_indices`, read back from the warehouse for the checked trading day(s)."""
+"""Data-quality checks of `market_indices`: the guards of its write, recorded by its own step."""
 
 import pandas as pd
-from dagster import AssetChecksDefinition, AssetCheckSeverity
+from dagster import AssetCheckSeverity
 
-from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.partitioned_checks import DailyCheck, Verdict, asset_checks, daily_check, table_reader
+from adelie_assets.defs.keys import MARKET_INDICES
+from adelie_assets.lib.partitioned_checks import DailyCheck, Verdict, daily_check, table_reader
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import market_indices_table
 
@@ -13,8 +13,8 @@ from adelie_assets.resources.warehouse import market_indices_table
 INDEX_MOVE_LIMIT_PCT = 15.0
 
 
-# The guards of the write run these same declarations on the new rows (defs/table_guards.py): a
-# blocking check must read the table with this reader to guard it.
+# market_indices evaluates these on its new rows before the write (lib/check_guards.py): a check
+# must read the table with this reader to judge them.
 _read = table_reader(market_indices_table)
 
 
@@ -68,23 +68,23 @@ def index_move_verdict(rows: pd.DataFrame) -> Verdict:
     return Verdict(True, ", ".join(f"{n} {m:+.2f}%" for n, m in moves.items()) or "No moves.", metadata)
 
 
-market_indices_declarations: list[DailyCheck] = [
+MARKET_INDICES_CHECKS: list[DailyCheck] = [
     daily_check(
-        market_indices,
+        MARKET_INDICES,
         "both_indices_present",
         both_indices_verdict,
         reads=(_read,),
         description="Exactly one KOSPI and one KOSDAQ row per day.",
     ),
     daily_check(
-        market_indices,
+        MARKET_INDICES,
         "index_values_plausible",
         index_values_verdict,
         reads=(_read,),
         description="Close > 0, low <= open, close <= high, and volume, value and market cap > 0.",
     ),
     daily_check(
-        market_indices,
+        MARKET_INDICES,
         "index_move_plausible",
         index_move_verdict,
         reads=(_read,),
@@ -93,4 +93,3 @@ market_indices_declarations: list[DailyCheck] = [
         blocking=False,
     ),
 ]
-market_indices_checks: list[AssetChecksDefinition] = asset_checks(market_indices_declarations)

@@ -1,16 +1,28 @@
 """`market_indices`: the KOSPI and KOSDAQ composite index of each KRX trading day."""
 
 import time
+from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
+from adelie_assets.defs.keys import MARKET_INDICES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
-from adelie_assets.defs.table_guards import replace_guarded
+from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
+from adelie_assets.lib.check_guards import replace_checked
 from adelie_assets.lib.history import HISTORY_TAGS
+from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
@@ -40,24 +52,42 @@ def indices_preview(frame: pd.DataFrame) -> str:
     return markdown.table(headers, rows)
 
 
-@asset(
+@multi_asset(
+    name="market_indices",
+    specs=[
+        AssetSpec(
+            MARKET_INDICES,
+            freshness_policy=MARKET_DATA_FRESHNESS,
+            tags=HISTORY_TAGS,
+            group_name="market",
+            kinds={"python", "sql"},
+            owners=["team:data-engineering"],
+            metadata={
+                "dagster/column_schema": MARKET_INDICES_SCHEMA,
+                "source": "KRX (data.krx.co.kr) via pykrx",
+            },
+            description=(
+                "The KOSPI and KOSDAQ composite indices (open, high, low, close, change, volume, value, "
+                "market cap) of each KRX trading day, from KRX via pykrx (MDCSTAT00301; one request per "
+                "index for the whole range of a run). The run's days are replaced atomically in the "
+                "warehouse table `market_indices`, only once the new rows pass the blocking checks (run "
+                "before the write)."
+            ),
+        )
+    ],
+    # Recorded by this step on the rows it writes; the UI can execute them alone, on the stored rows.
+    check_specs=check_specs(MARKET_INDICES_CHECKS),
+    can_subset=True,
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
-    freshness_policy=MARKET_DATA_FRESHNESS,
     pool="krx",
-    tags=HISTORY_TAGS,
-    group_name="market",
-    kinds={"python", "sql"},
-    owners=["team:data-engineering"],
-    metadata={"dagster/column_schema": MARKET_INDICES_SCHEMA, "source": "KRX (data.krx.co.kr) via pykrx"},
-    description=(
-        "The KOSPI and KOSDAQ composite indices (open, high, low, close, change, volume, value, market "
-        "cap) of each KRX trading day, from KRX via pykrx (MDCSTAT00301; one request per index for the "
-        "whole range of a run). The run's days are replaced atomically in the warehouse table "
-        "`market_indices`, only once the new rows pass the blocking checks (run before the write)."
-    ),
 )
-def market_indices(context: AssetExecutionContext, krx: KRX, warehouse: Warehouse) -> MaterializeResult:
+def market_indices(
+    context: AssetExecutionContext, krx: KRX, warehouse: Warehouse
+) -> Iterator[MaterializeResult | CheckEvent]:
+    if not context.selected_asset_keys:
+        yield from stored_check_results(context, MARKET_INDICES_CHECKS, warehouse)
+        return
     # Every key is checked before the first KRX call: a bad range costs no requests.
     days = [parse_partition_key(key) for key in context.partition_keys]
     warehouse.engine()  # an unreachable warehouse fails here, before any KRX request is spent
@@ -65,13 +95,15 @@ def market_indices(context: AssetExecutionContext, krx: KRX, warehouse: Warehous
     frame = krx.fetch_indices(days)
     krx_seconds = time.monotonic() - started
     # The blocking checks run on the new rows first (guards): a bad answer replaces nothing.
-    written = replace_guarded(warehouse, context.asset_key, market_indices_table, days, frame, "KRX")
+    written, verdicts = replace_checked(
+        warehouse, MARKET_INDICES_CHECKS, market_indices_table, days, frame, "KRX"
+    )
     context.log.info(
         f"market_indices {days[0]}..{days[-1]}: {written} rows written to {warehouse.describe()}"
     )
     last = frame[frame["trade_date"] == max(days)]
     closes = {f"{row.index_name.lower()}_close": round(float(row.close), 2) for row in last.itertuples()}
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "dagster/row_count": written,
             "dagster/column_schema": MARKET_INDICES_SCHEMA,
@@ -86,3 +118,4 @@ def market_indices(context: AssetExecutionContext, krx: KRX, warehouse: Warehous
             ),
         }
     )
+    yield from check_results(context, MARKET_INDICES_CHECKS, verdicts)
