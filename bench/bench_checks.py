@@ -17,8 +17,6 @@ the ratio, and that both record 6 x days results.
     python bench/bench_checks.py --days 25 --runs 5
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys
