@@ -1,34 +1,37 @@
-"""The streamed COPY (now) vs the slices copied one after the other (before), side by side.
+"""The binary COPY (now) vs the streamed CSV COPY it replaced (before), side by side.
 
 Each measurement is a fresh process (`--side`) that builds the synthetic frame of `bench_warehouse.py`
 for `--days` trading days, then writes it with `Warehouse.replace_market_data` into an empty scratch
-Postgres database: `now` is the code as it is (one COPY fed by a rendering thread through a pipe),
-`before` patches in the previous loop (render a 50,000-row slice, then `copy_expert` it, repeat).
-The sides alternate `--runs` times; printed: medians of rows/s, their ratio, and each side's peak RSS
-above the frame (VmHWM after the write minus RSS before it), which is what the write itself holds.
+Postgres database: `now` is the code as it is (one binary COPY, each 50,000-row slice encoded with
+numpy by a thread into a pipe), `before` loads `warehouse_load.py` as of BEFORE (one CSV COPY, the
+slices rendered by `DataFrame.to_csv` in that thread) from git and uses its `copy_into`.
+The sides alternate `--runs` times; printed: medians of rows/s, of the writer's CPU (user+sys, all
+threads), of its server backend's CPU, and each side's peak RSS above the frame (VmHWM after the
+write minus RSS before it), which is what the write itself holds.
 The 10-year figure is extrapolated linearly from the rows/s; run it for real with `--days 2452`
 (~5.86 M rows, ~2 GB per process) on an idle machine.
 
-    python bench/bench_copy.py --days 250 --runs 3
+    python bench/bench_copy.py --days 500 --runs 3
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PYTHON, base_env, median, print_table, scratch_warehouse, workdir  # noqa: E402
+from _common import PYTHON, REPO, base_env, median, print_table, scratch_warehouse, workdir  # noqa: E402
 
 TEN_YEARS_ROWS = 5_855_376
 TARGET_ROWS_PER_S = 250_000
+BEFORE = "0339708"  # the streamed CSV COPY (round three)
 
 
 def _status_kib(field: str) -> int:
@@ -39,18 +42,25 @@ def _status_kib(field: str) -> int:
 
 
 def _patch_before() -> None:
-    from adelie_assets.resources import warehouse_load
+    from adelie_assets.resources import warehouse
 
-    def sliced_copy(cursor, statement, frame) -> None:  # the loop as of 1dbe9b2
-        for start in range(0, len(frame), warehouse_load.COPY_SLICE_ROWS):
-            buffer = io.StringIO()
-            frame.iloc[start : start + warehouse_load.COPY_SLICE_ROWS].to_csv(
-                buffer, index=False, header=False
-            )
-            buffer.seek(0)
-            cursor.copy_expert(statement, buffer)
+    path = "adelie_assets/resources/warehouse_load.py"
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{BEFORE}:{path}"], capture_output=True, text=True, check=True
+    ).stdout
+    module = types.ModuleType("warehouse_load_before")
+    exec(compile(source, f"{BEFORE}:{path}", "exec"), module.__dict__)
+    warehouse.copy_into = module.copy_into
 
-    warehouse_load._streamed_copy = sliced_copy
+
+def _backend_cpu_seconds(warehouse) -> tuple[int, float]:
+    """The pid and CPU seconds so far of the server process behind the pool's (only) connection."""
+    import sqlalchemy as sa
+
+    with warehouse.engine().connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def side(name: str, days_count: int, url: str) -> None:
@@ -66,15 +76,18 @@ def side(name: str, days_count: int, url: str) -> None:
     days = trading_days(date(2015, 1, 2), date(2026, 11, 27))[-days_count:]
     frame = synthetic_market_data(days)
     warehouse = Warehouse(url=url)
-    warehouse.engine()
+    pid, server_before = _backend_cpu_seconds(warehouse)
     rss_before = _status_kib("VmRSS")
+    cpu_before = time.process_time()
     started = time.perf_counter()
     written = warehouse.replace_market_data(days, frame)
     elapsed = time.perf_counter() - started
-    assert written == len(frame)
-    print(
-        json.dumps({"rows": len(frame), "seconds": elapsed, "extra_kib": _status_kib("VmHWM") - rss_before})
-    )
+    cpu = time.process_time() - cpu_before
+    extra_kib = _status_kib("VmHWM") - rss_before
+    pid_after, server_after = _backend_cpu_seconds(warehouse)
+    assert written == len(frame) and pid_after == pid, "the write must use the one pooled connection"
+    result = {"rows": len(frame), "seconds": elapsed, "cpu": cpu, "server_cpu": server_after - server_before}
+    print(json.dumps({**result, "extra_kib": extra_kib}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,16 +113,24 @@ def main(argv: list[str] | None = None) -> int:
                     out = subprocess.run(cmd, env=base_env(), capture_output=True, text=True, check=True)
                     result = json.loads(out.stdout.strip().splitlines()[-1])
                 results[name].append(result)
-                print(f"  {name}: {result['rows']:,} rows in {result['seconds']:.2f} s", flush=True)
+                print(
+                    f"  {name}: {result['rows']:,} rows in {result['seconds']:.2f} s, "
+                    f"CPU {result['cpu']:.2f} s, server CPU {result['server_cpu']:.2f} s",
+                    flush=True,
+                )
     rows = []
     rates = {}
     for name, found in results.items():
         rates[name] = median([r["rows"] / r["seconds"] for r in found])
         extra = median([r["extra_kib"] for r in found]) / 1024
+        cpu = median([r["cpu"] for r in found])
+        server = median([r["server_cpu"] for r in found])
         ten = TEN_YEARS_ROWS / rates[name]
-        rows.append([name, f"{rates[name]:,.0f}", f"{extra:,.0f} MiB", f"~{ten:,.0f} s"])
+        figures = [f"{rates[name]:,.0f}", f"{cpu:.2f} s", f"{server:.2f} s", f"{extra:,.0f} MiB"]
+        rows.append([name, *figures, f"~{ten:,.0f} s"])
     print()
-    print_table(["side", "rows/s (median)", "peak RSS above the frame", "10 years extrapolated"], rows)
+    headers = ["side", "rows/s (median)", "CPU", "server CPU", "peak RSS above the frame", "10 years extrap."]
+    print_table(headers, rows)
     print(
         f"\nratio now/before (rows/s): {rates['now'] / rates['before']:.2f}x; "
         f"load average {os.getloadavg()[0]:.2f}"

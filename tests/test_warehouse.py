@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -136,3 +137,140 @@ def test_a_slice_that_cannot_be_rendered_fails_the_write_with_its_own_error(
     # Many slices through the pipe, all of them stored.
     warehouse.replace_market_data([DAY], frame(DAY, 301, name="Many"))
     assert len(warehouse.read_market_data([DAY])) == 301
+
+
+# --- the binary COPY: every column type stored exactly, the same errors as the CSV -------------------
+
+AWKWARD_NAMES = [
+    HOSTILE,
+    "comma, inside",
+    'a "quoted" name',
+    "tab\there",
+    "new\nline",
+    "carriage\r\nreturn\r",
+    "back\\slash\\",
+    "\\N",  # COPY's text-format NULL marker: a name like any other
+    "NULL",
+    "",
+    "삼성전자우, \"한글\"\t\\",
+]
+DAYS = [date(1999, 12, 31), date(2000, 1, 1), DAY]  # before, at and long after Postgres' day zero
+
+
+def awkward_frame() -> pd.DataFrame:
+    parts = []
+    for day in DAYS:
+        part = frame(day, len(AWKWARD_NAMES))
+        part["name"] = AWKWARD_NAMES
+        part.loc[1, "halted"] = True  # halted, yet with prices
+        part.loc[2, ["open", "high", "low"]] = None  # NULL prices but not halted
+        part.loc[3, ["volume", "trading_value", "market_cap"]] = [2**63 - 1, -(2**63), 2**53 + 1]
+        part["change_pct"] = [-1.5, -0.0, 0.1 + 0.2, 1e-300, -123.456, np.nan, 29.99, -29.99, 0, 5e-324, 1e15]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def stored_rows(url: str, table: sa.Table) -> list[tuple]:
+    with sa.create_engine(url).connect() as conn:
+        return [tuple(row) for row in conn.execute(table.select().order_by(*table.primary_key.columns))]
+
+
+def expected_rows(data: pd.DataFrame, table: sa.Table) -> list[tuple]:
+    keys = [c.name for c in table.primary_key.columns]
+    ordered = data.sort_values(keys).astype(object)
+    return [tuple(None if pd.isna(v) else v for v in row) for row in ordered.itertuples(index=False)]
+
+
+def test_every_column_type_round_trips_exactly(warehouse_url: str) -> None:
+    data = awkward_frame()
+    Warehouse(url=warehouse_url).replace_market_data(DAYS, data)
+    stored = stored_rows(warehouse_url, market_data_table)
+    assert stored == expected_rows(data, market_data_table)
+    # == says True == 1 and -0.0 == 0.0: the type and the sign are checked apart.
+    assert {type(row[-1]) for row in stored} == {bool}
+    halted_with_prices = next(row for row in stored if row[0] == DAY and row[2] == "comma, inside")
+    assert halted_with_prices[12] is True and halted_with_prices[4] == 101
+    if warehouse_url.startswith("postgresql"):  # SQLite itself stores -0.0 as 0.0
+        assert str(halted_with_prices[10]) == "-0.0"
+
+
+@pytest.mark.postgres
+def test_market_indices_go_through_copy_with_null_floats(pg_warehouse_url: str) -> None:
+    from adelie_assets.resources.warehouse import market_indices_table
+
+    data = pd.DataFrame(
+        {
+            "trade_date": [DAY, DAY],
+            "index_name": ["KOSPI", "KOSDAQ"],
+            "open": [2501.13, None],
+            "high": [2510.5, 870.25],
+            "low": [float("nan"), 860.0],
+            "close": [2505.01, 865.5],
+            "change_pct": [-0.37, 1.25],
+            "volume": pd.array([512_345_678, None], dtype="Int64"),
+            "trading_value": [10**13, 5 * 10**12],
+            "market_cap": [2 * 10**15, 4 * 10**14],
+        }
+    )
+    Warehouse(url=pg_warehouse_url).replace_rows(market_indices_table, [DAY], data)
+    assert stored_rows(pg_warehouse_url, market_indices_table) == expected_rows(data, market_indices_table)
+
+
+@pytest.mark.postgres
+def test_a_float32_column_is_stored_as_the_decimal_it_prints_as(pg_warehouse_url: str) -> None:
+    # A float32 widened to a double is 0.10000000149...: such a frame takes the CSV, as before.
+    data = frame(DAY, 3)
+    data["change_pct"] = np.full(3, 0.1, dtype=np.float32)
+    Warehouse(url=pg_warehouse_url).replace_market_data([DAY], data)
+    assert [row[10] for row in stored_rows(pg_warehouse_url, market_data_table)] == [0.1] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("column", "value", "error"),
+    [
+        ("ticker", "000001", "UniqueViolation: duplicate key value"),  # row 1's ticker
+        ("ticker", "0123456789012", "StringDataRightTruncation: value too long for type character varying"),
+        ("name", "Bad\x00Name", 'CharacterNotInRepertoire: invalid byte sequence for encoding "UTF8": 0x00'),
+    ],
+)
+def test_rows_the_database_refuses_are_a_data_error_and_change_nothing(
+    pg_warehouse_url: str, column: str, value: str, error: str
+) -> None:
+    from adelie_assets.resources.warehouse import WarehouseDataError
+
+    warehouse = Warehouse(url=pg_warehouse_url)
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    broken = frame(DAY, 7, name="New")
+    broken.loc[6, column] = value
+    with pytest.raises(WarehouseDataError, match="refused the rows themselves") as excinfo:
+        warehouse.replace_market_data([DAY], broken)
+    assert error in str(excinfo.value) and "Nothing was changed" in str(excinfo.value)
+    stored = warehouse.read_market_data([DAY])
+    assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
+
+
+@pytest.mark.postgres
+def test_a_name_that_cannot_be_encoded_fails_the_write_with_its_own_error(pg_warehouse_url: str) -> None:
+    warehouse = Warehouse(url=pg_warehouse_url)
+    warehouse.replace_market_data([DAY], frame(DAY, 5))
+    broken = frame(DAY, 7, name="New")
+    broken.loc[6, "name"] = "lone surrogate \ud800"
+    with pytest.raises(UnicodeEncodeError, match="surrogates not allowed"):
+        warehouse.replace_market_data([DAY], broken)
+    stored = warehouse.read_market_data([DAY])
+    assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
+
+
+@pytest.mark.postgres
+def test_a_long_text_splits_the_slice_and_every_row_is_stored(
+    pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adelie_assets.resources import warehouse_load as warehouse_module
+
+    # Rows are padded to the slice's longest name: past the budget the slice is encoded in halves.
+    monkeypatch.setattr(warehouse_module, "BINARY_SLICE_BYTES", 4_000)
+    data = frame(DAY, 301)
+    data.loc[150, "name"] = "긴 이름 " * 100
+    Warehouse(url=pg_warehouse_url).replace_market_data([DAY], data)
+    assert stored_rows(pg_warehouse_url, market_data_table) == expected_rows(data, market_data_table)
