@@ -109,8 +109,11 @@ class Warehouse(ConfigurableResource):
         """
         run_guards(table.name, frame, days, guards, self, source)
         columns = [c.name for c in table.columns if c.server_default is None or c.name in frame.columns]
-        # A day may have no rows (e.g. no analog found): it is still replaced, by nothing.
-        return self._replace(table, days, frame[columns] if not frame.empty else frame)
+        # A day may have no rows (e.g. no analog found): it is still replaced, by nothing. The frame
+        # is only narrowed when it has other columns: ten years of market_data are ~600 MiB a copy.
+        if not frame.empty and list(frame.columns) != columns:
+            frame = frame[columns]
+        return self._replace(table, days, frame)
 
     def replace_market_data(
         self, days: Sequence[date], frame: pd.DataFrame, guards: Sequence[Guard] = ()
