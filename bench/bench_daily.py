@@ -2,19 +2,22 @@
 
 Dagster side: a fresh process `dagster job execute -m adelie_assets.definitions -j daily_pipeline`
 with the partition as the `dagster/partition` tag, the job's in-process executor and a persistent
-SQLite DAGSTER_HOME holding a copy of the repository's dagster.yaml (storage selectors -> SQLite,
-pools with op granularity), i.e. what the schedule's run worker does. Bare side: `bench/bare_daily.py`.
+DAGSTER_HOME holding a copy of the repository's dagster.yaml (storage selectors -> SQLite, pools
+with op granularity), or with `--instance postgres` of deploy/dagster.yaml (production: run, event
+and schedule storage in a scratch Postgres database), i.e. what the schedule's run worker does.
+Bare side: `bench/bare_daily.py`.
 Both run every asset of the job (market_data, market_indices, daily_themes, analog_features,
 market_analogs, historical_cases, app_feed) against the same fake KRX and fake OpenAI (subprocesses,
 fixed latency), the same polite delay (ADELIE_KRX_DELAY_SECONDS), each run on a fresh copy of one
 warehouse seeded with the analogs' history before the day (tests/history.py; empty llm_cache, so
-every LLM call is fresh). The Dagster side also runs the assets' checks (the bare side does not: they
-are part of what the platform costs). Every run must write the same rows in every table and make
-the same KRX and LLM calls.
+every LLM call is fresh). The Dagster side also records the assets' checks (the bare side runs the
+guards but records nothing: the records are part of what the platform costs). Every run must write
+the same rows in every table and make the same KRX and LLM calls.
 Wall time counts from fork to exit: process start and imports included. Runs alternate bare/Dagster.
 
     python bench/bench_daily.py                 # 5 runs each + 1 warm-up, Postgres warehouse
     python bench/bench_daily.py --runs 7 --warehouse sqlite --krx-delay 0.5
+    python bench/bench_daily.py --instance postgres   # Dagster's storage as in production
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import sys
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +42,8 @@ from _common import (  # noqa: E402
     base_env,
     check,
     clone_warehouse,
+    create_pg_database,
+    drop_pg_database,
     fakes,
     fmt_mib,
     median,
@@ -85,19 +91,48 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def dagster_phases(home: Path, seen: set[Path], launched: float, exited: float) -> dict[str, float]:
-    """Where a Dagster run's wall time went, from its event log (SQLite, one file per run)."""
-    new = [p for p in (home / "history" / "runs").glob("*.db") if p.name != "index.db" and p not in seen]
-    seen.update(new)
-    if len(new) != 1:
-        return {}
-    conn = sqlite3.connect(new[0])
+def run_events(home: Path, seen: set[str], storage_db: str | None) -> list[tuple[str, str, str | None]]:
+    """The event log of the run not seen yet: (type, timestamp, step) in order; SQLite keeps one file
+    per run under `home`, Postgres (`storage_db`) one table."""
+    if storage_db is None:
+        new = [p for p in (home / "history" / "runs").glob("*.db") if p.name != "index.db"]
+        new = [p for p in new if str(p) not in seen]
+        seen.update(str(p) for p in new)
+        if len(new) != 1:
+            return []
+        conn = sqlite3.connect(new[0])
+        try:
+            return conn.execute(
+                "SELECT dagster_event_type, timestamp, step_key FROM event_logs ORDER BY id"
+            ).fetchall()
+        finally:
+            conn.close()
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=storage_db)
     try:
-        events = conn.execute(
-            "SELECT dagster_event_type, timestamp, step_key FROM event_logs ORDER BY id"
-        ).fetchall()
+        with conn.cursor() as cur:
+            cur.execute("SELECT run_id FROM runs ORDER BY create_timestamp")
+            new = [r for (r,) in cur.fetchall() if r not in seen]
+            seen.update(new)
+            if len(new) != 1:
+                return []
+            cur.execute(
+                "SELECT dagster_event_type, timestamp, step_key FROM event_logs "
+                "WHERE run_id = %s ORDER BY id",
+                (new[0],),
+            )
+            return [(kind, ts.isoformat(), step) for kind, ts, step in cur.fetchall()]
     finally:
         conn.close()
+
+
+def dagster_phases(
+    events: list[tuple[str, str, str | None]], launched: float, exited: float
+) -> dict[str, float]:
+    """Where a Dagster run's wall time went, from its event log."""
+    if not events:
+        return {}
     first = _ts(events[0][1])
     starts = {step: _ts(ts) for kind, ts, step in events if kind == "STEP_START"}
     ends = {step: _ts(ts) for kind, ts, step in events if kind in ("STEP_SUCCESS", "STEP_FAILURE")}
@@ -124,13 +159,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-latency", type=float, default=0.5, help="fake OpenAI seconds per completion")
     parser.add_argument("--krx-delay", type=float, default=1.0, help="ADELIE_KRX_DELAY_SECONDS")
     parser.add_argument("--warehouse", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument(
+        "--instance",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="Dagster's storage: dagster.yaml (SQLite) or deploy/dagster.yaml (Postgres, as in production)",
+    )
     args = parser.parse_args(argv)
     day = args.day or latest_final_day().isoformat()
 
     print(
         f"bench_daily: partition {day}, fake KRX {args.krx_latency} s/call, "
         f"fake LLM {args.llm_latency} s/call, "
-        f"polite delay {args.krx_delay} s, warehouse {args.warehouse}, {args.runs} runs each "
+        f"polite delay {args.krx_delay} s, warehouse {args.warehouse}, Dagster storage {args.instance}, "
+        f"{args.runs} runs each "
         f"(+{args.warmup} warm-up)",
         flush=True,
     )
@@ -140,14 +182,29 @@ def main(argv: list[str] | None = None) -> int:
     bare_phases: list[dict[str, float]] = []
     reference: dict[str, object] = {}
     with (
+        ExitStack() as stack,
         fakes(args.krx_latency, args.llm_latency) as fake,
         workdir("bench_daily") as wd,
         seeded_template(args.warehouse, wd, day) as template,
     ):
         home = wd / "dagster_home"
         home.mkdir()
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-        seen: set[Path] = set()
+        storage_db = create_pg_database() if args.instance == "postgres" else None
+        stack.callback(lambda: storage_db and drop_pg_database(storage_db))
+        instance_yaml = REPO / ("deploy/dagster.yaml" if storage_db else "dagster.yaml")
+        shutil.copy(instance_yaml, home / "dagster.yaml")
+        storage_env = (
+            {
+                "DAGSTER_PG_HOST": "127.0.0.1",
+                "DAGSTER_PG_PORT": "5432",
+                "DAGSTER_PG_USER": "postgres",
+                "DAGSTER_PG_PASSWORD": "",
+                "DAGSTER_PG_DB": storage_db,
+            }
+            if storage_db
+            else {}
+        )
+        seen: set[str] = set()
         for i in range(args.warmup + args.runs):
             order = ("bare", "dagster") if i % 2 == 0 else ("dagster", "bare")
             for kind in order:
@@ -158,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                         ADELIE_WAREHOUSE_URL=url,
                         ADELIE_STATE_DIR=str(wd / "state"),
                         DAGSTER_HOME=str(home),
+                        **storage_env,
                     )
                     cmd = bare_command(day) if kind == "bare" else dagster_command(day)
                     launched = datetime.now(UTC).timestamp()
@@ -176,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                 if work != reference or counts.get("historical_cases") != 5 or work["llm_calls"] != 5:
                     raise SystemExit(f"{kind} did different work: {work} vs {reference}")
                 exited = launched + measured.wall
-                measured_phases = dagster_phases(home, seen, launched, exited) if kind == "dagster" else {}
+                measured_phases = (
+                    dagster_phases(run_events(home, seen, storage_db), launched, exited)
+                    if kind == "dagster"
+                    else {}
+                )
                 label = "warm-up" if i < args.warmup else f"run {i - args.warmup + 1}"
                 print(
                     f"  {label:8} {kind:8} {measured.wall:6.2f} s  maxrss {fmt_mib(measured.maxrss_kib)}  "
