@@ -32,6 +32,7 @@ OUTCOME_SPANS: tuple[int, ...] = (5, 20, 60)
 PATH_BEFORE, PATH_AFTER = 20, 60
 MIN_CANDIDATE_DAYS = 20  # fewer searchable days than this is "too little history"
 _SHORTLIST = 512
+_GROUP = 5  # subjects per matrix product: 5 x 24 MB of distances at 5.9 M candidates
 
 
 class NotEnoughHistory(ValueError):
@@ -135,7 +136,9 @@ class History:
         if last < 0:
             return 0
         complete = ~np.isnan(self.values[: self.starts[last + 1], :width]).any(axis=1)
-        return int(np.unique(self.positions[: self.starts[last + 1]][complete]).size)
+        found = self.positions[: self.starts[last + 1]][complete]
+        # Positions are in order: the distinct ones are the changes, without np.unique's sort.
+        return int(np.count_nonzero(np.diff(found))) + 1 if found.size else 0
 
 
 @dataclass
@@ -167,47 +170,98 @@ def _feature_dict(row: np.ndarray, names: Sequence[str]) -> dict[str, float | No
     }
 
 
-class Searcher:
-    """Standardises the candidates once, then answers subjects of one day.
+class Candidates:
+    """The candidates of one kind, prepared once for every day of a chunk.
 
-    Distances use |x-q|^2 = |x|^2 - 2 x.q + |q|^2 over the standardised candidates, so that one
-    subject costs one matrix-vector product over the history; the shortlist is then re-measured exactly.
+    A day's candidates are a prefix of the history (it is in date order), and its standardised
+    distance needs only that prefix's standard deviation (the mean cancels in x - q). So the history
+    is scaled once, by the moments of the longest prefix, and each day weighs the features by (that
+    scale / its own standard deviation)^2: the days of a chunk share one matrix instead of copying
+    and standardising 5.9 M vectors each. The moments of every prefix come from sums per calendar
+    position, accumulated once.
     """
 
-    def __init__(self, history: History, day: date, kind: str, index_history: History | None = None) -> None:
+    def __init__(self, history: History, kind: str, days: Sequence[date]) -> None:
+        self.history, self.kind = history, kind
+        width = len(FEATURES if kind == "stock" else INDEX_FEATURES)
+        where = {day: i for i, day in enumerate(history.calendar)}
+        self.last = max((where[d] for d in days if d in where), default=0) - MIN_GAP_DAYS
+        upto = int(history.starts[self.last + 1]) if self.last >= 0 else 0
+        raw = history.values[:upto, :width].T  # feature-major: one contiguous row per feature
+        complete = ~np.isnan(np.ones(width, dtype=np.float32) @ raw)
+        complete &= ~np.isnan(history.values[:upto, CLOSE])
+        at = history.positions[:upto][complete]
+        span = max(self.last + 1, 0)
+        self.counts = np.cumsum(np.bincount(at, minlength=span))
+        self.sums, self.squares = np.empty((width, span)), np.empty((width, span))
+        for j in range(width):
+            values = raw[j][complete].astype(np.float64)
+            self.sums[j] = np.cumsum(np.bincount(at, values, minlength=span))
+            self.squares[j] = np.cumsum(np.bincount(at, values * values, minlength=span))
+        self.center, self.scale = self.moments(self.last)
+        # Scaled by the longest prefix's moments, every column is near 0 and near 1 as the
+        # standardised ones were, so float32 keeps the shortlist's order. Incomplete rows are zero and
+        # their square +inf (never a candidate). One extra row holds the prepared day's w.x^2, so that
+        # a subject's distances are one product: [-2 w q, 1] @ matrix.
+        matrix = np.empty((width + 1, upto), dtype=np.float32)
+        np.subtract(raw, self.center.astype(np.float32)[:, None], out=matrix[:width])
+        matrix[:width] /= self.scale.astype(np.float32)[:, None]
+        matrix[:width, ~complete] = 0.0
+        self.squared = matrix[:width] * matrix[:width]
+        self.squared[0, ~complete] = np.inf
+        self.matrix, self.complete, self.prepared = matrix, complete, None
+
+    def moments(self, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the complete vectors up to calendar position `last`."""
+        width = self.sums.shape[0]
+        count = int(self.counts[last]) if last >= 0 else 0
+        if not count:
+            return np.zeros(width), np.ones(width)
+        mean = self.sums[:, last] / count
+        variance = self.squares[:, last] / count - mean**2
+        return mean, np.sqrt(np.where(variance > 1e-12, variance, 1.0))
+
+    def prepare(self, last: int, weights: np.ndarray) -> np.ndarray:
+        """The matrix of the candidates up to position `last`, its last row their w.x^2."""
+        upto = int(self.history.starts[last + 1]) if last >= 0 else 0
+        if self.prepared != last:
+            np.matmul(weights.astype(np.float32), self.squared[:, :upto], out=self.matrix[-1, :upto])
+            self.prepared = last
+        return self.matrix[:, :upto]
+
+
+class Searcher:
+    """Answers the subjects of one day over its candidates (`candidates`: prepared once for every day
+    of a chunk; by default for this day alone, the same computation).
+
+    Distances use the day's weights w over the scaled candidates x: |x-q|^2_w = w.x^2 - 2 (w q).x +
+    const, so that a subject costs one matrix-vector product over the history (a few subjects, one
+    matrix product); the shortlist is then re-measured exactly, standardised by the day's own mean
+    and standard deviation.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        day: date,
+        kind: str,
+        index_history: History | None = None,
+        candidates: Candidates | None = None,
+    ) -> None:
         self.history = history
         self.kind = kind
         self.names = FEATURES if kind == "stock" else INDEX_FEATURES
         self.index_history = index_history if kind == "stock" else history
         self.position = history.position(day)
-        width = len(self.names)
-        last = self.position - MIN_GAP_DAYS
-        upto = int(history.starts[last + 1]) if last >= 0 else 0
-        # Candidates are a prefix of the history (it is in date order). Feature-major (one contiguous
-        # row per feature): q @ matrix is ~4x faster than row-major matrix @ q.
-        # One extra row holds |x|^2, so that a subject's distances are one product: [-2q, 1] @ matrix.
-        matrix = np.empty((width + 1, upto), dtype=np.float32)
-        matrix[:width] = history.values[:upto, :width].T
-        complete = ~np.isnan(np.ones(width, dtype=np.float32) @ matrix[:width])
-        complete &= ~np.isnan(history.values[:upto, CLOSE])
-        count = int(complete.sum())
-        matrix[:width, ~complete] = 0.0
-        if count:
-            self.mean = matrix[:width].sum(axis=1, dtype=np.float64) / count
-            squares = np.einsum("ij,ij->i", matrix[:width], matrix[:width], dtype=np.float64)
-            variance = squares / count - self.mean**2
-            self.std = np.sqrt(np.where(variance > 1e-12, variance, 1.0))
-        else:
-            self.mean, self.std = np.zeros(width), np.ones(width)
-        matrix[:width] -= self.mean.astype(np.float32)[:, None]
-        matrix[:width] /= self.std.astype(np.float32)[:, None]
-        matrix[width] = np.einsum("ij,ij->j", matrix[:width], matrix[:width])
-        matrix[width, ~complete] = np.inf  # never a candidate
-        self.matrix, self.count = matrix, count
-
-    @property
-    def norms(self) -> np.ndarray:
-        return self.matrix[-1]
+        self.candidates = candidates if candidates is not None else Candidates(history, kind, [day])
+        self.last = self.position - MIN_GAP_DAYS
+        if self.candidates.history is not history or self.candidates.kind != kind:
+            raise ValueError(f"the candidates given are not those of this {kind} history")
+        if self.last > self.candidates.last:
+            raise ValueError(f"the {kind} candidates given were not prepared for {day}")
+        self.count = int(self.candidates.counts[self.last]) if self.last >= 0 else 0
+        self.mean, self.std = self.candidates.moments(self.last)
+        self.weights = (self.candidates.scale / self.std) ** 2
 
     def _standardise(self, row: np.ndarray) -> np.ndarray:
         return (row[: len(self.names)].astype(np.float64) - self.mean) / self.std
@@ -215,15 +269,38 @@ class Searcher:
     def find(self, subject: str, k: int = DEFAULT_K) -> SubjectAnalogs | None:
         """The k nearest distinct past episodes of `subject` at the day, or None if it has no
         complete feature vector that day (e.g. listed less than 20 trading days ago, or halted)."""
+        return self.find_all([subject], k)[0]
+
+    def find_all(self, subjects: Sequence[str], k: int = DEFAULT_K) -> list[SubjectAnalogs | None]:
+        """`find` of each subject, in order; a few subjects share one pass over the candidates."""
+        found: list[SubjectAnalogs | None] = [None] * len(subjects)
+        todays = [(i, self._today(s)) for i, s in enumerate(subjects)]
+        todays = [(i, raw) for i, raw in todays if raw is not None]
+        for start in range(0, len(todays), _GROUP):
+            group = todays[start : start + _GROUP]
+            for (i, raw), squared in zip(group, self._squared([raw for _, raw in group]), strict=True):
+                found[i] = self._find(subjects[i], raw, squared, k)
+        return found
+
+    def _today(self, subject: str) -> np.ndarray | None:
         today_row = self.history.row(subject, self.position)
         if today_row is None:
             return None
         raw_today = self.history.values[today_row]
-        if np.isnan(raw_today[: len(self.names)]).any():
-            return None
+        return None if np.isnan(raw_today[: len(self.names)]).any() else raw_today
+
+    def _squared(self, raws: list[np.ndarray]) -> np.ndarray:
+        """|x-q|^2_w - w.q^2 of every candidate for each subject (a row each): the same order as the
+        distance; exact distances come in _pick."""
+        width, shared = len(self.names), self.candidates
+        coefficients = np.ones((len(raws), width + 1))
+        for n, raw in enumerate(raws):
+            scaled = (raw[:width].astype(np.float64) - shared.center) / shared.scale
+            coefficients[n, :width] = -2.0 * self.weights * scaled
+        return coefficients.astype(np.float32) @ shared.prepare(self.last, self.weights)
+
+    def _find(self, subject: str, raw_today: np.ndarray, squared: np.ndarray, k: int) -> SubjectAnalogs:
         query = self._standardise(raw_today)
-        # |x-q|^2 - |q|^2: the same order as the distance; exact distances come in _pick
-        squared = np.append(-2.0 * query, 1.0).astype(np.float32) @ self.matrix
         if self.kind == "index":  # an index is compared with its own past only
             squared[self.history.codes[: squared.size] != np.uint64(ticker_code(subject))] = np.inf
         chosen: list[Analog] = []
@@ -245,7 +322,7 @@ class Searcher:
     def _pick(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Analog]:
         """Greedy, nearest first: skip a setup whose outcome is not fully known or that falls within
         EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
-        rows = rows[np.isfinite(self.norms[rows])]
+        rows = rows[self.candidates.complete[rows]]
         exact = np.sqrt(((self._standardise_rows(rows) - query) ** 2).sum(axis=1))
         order = np.argsort(exact, kind="stable")
         chosen: list[Analog] = []
