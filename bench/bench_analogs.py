@@ -84,7 +84,7 @@ def write(url: str, blocks: list[FeatureBlock]) -> float:
 def child(url: str, subjects: int, chunk: int) -> None:
     """One day's search (or the last `chunk` days', one read for all as market_analogs does for a
     backfill chunk), as market_analogs does it; prints JSON figures."""
-    from adelie_assets.defs.analogs.search import Searcher
+    from adelie_assets.defs.analogs.search import Candidates, Searcher
     from adelie_assets.defs.analogs.storage import load_histories
     from adelie_assets.resources.warehouse import Warehouse
 
@@ -94,11 +94,12 @@ def child(url: str, subjects: int, chunk: int) -> None:
     stocks, indices = load_histories(engine, LAST_DAY, date(1990, 1, 1))
     read_s = time.perf_counter() - started
     found = []
-    for day in stocks.calendar[-chunk:]:
-        searcher = Searcher(stocks, day, "stock", indices)
-        found += [searcher.find(f"{i * 37:06d}") for i in range(subjects)]
-        index_searcher = Searcher(indices, day, "index")
-        found += [index_searcher.find(m) for m in MARKETS]
+    days = stocks.calendar[-chunk:]
+    shared = Candidates(stocks, "stock", days), Candidates(indices, "index", days)
+    for day in days:
+        searcher = Searcher(stocks, day, "stock", indices, shared[0])
+        found += searcher.find_all([f"{i * 37:06d}" for i in range(subjects)])
+        found += Searcher(indices, day, "index", candidates=shared[1]).find_all(MARKETS)
     total_s = time.perf_counter() - started
     print(
         json.dumps(

@@ -11,15 +11,24 @@ import pandas as pd
 import pytest
 
 from adelie_assets.calendar import trading_days
-from adelie_assets.defs.analogs.features import FEATURES, index_blocks, stock_blocks
+from adelie_assets.defs.analogs.features import (
+    CLOSE,
+    FEATURES,
+    MARKETS,
+    index_blocks,
+    stock_blocks,
+    ticker_of,
+)
 from adelie_assets.defs.analogs.search import (
     EPISODE_GAP_DAYS,
     MIN_GAP_DAYS,
+    Candidates,
     History,
     NotEnoughHistory,
     Searcher,
     require_history,
 )
+from tests.history import quotes as history_quotes
 
 CALENDAR = trading_days(date(2026, 1, 2), date(2026, 11, 27))
 TODAY = CALENDAR[-1]
@@ -164,3 +173,73 @@ def test_too_little_history_says_how_much_is_missing(histories) -> None:
         NotEnoughHistory, match=r"16 searchable trading day\(s\) of stock history before 2026-05"
     ):
         require_history(stocks, early, "stock")
+
+
+class _PerDaySearcher(Searcher):
+    """The search as it was before a chunk's days shared one preparation: each day copies and
+    standardises its own candidates and ranks them by float32 distances over them (kept verbatim)."""
+
+    def __init__(self, history: History, day: date, kind: str, index_history: History | None = None) -> None:
+        super().__init__(history, day, kind, index_history)
+        width = len(self.names)
+        last = self.position - MIN_GAP_DAYS
+        upto = int(history.starts[last + 1]) if last >= 0 else 0
+        matrix = np.empty((width + 1, upto), dtype=np.float32)
+        matrix[:width] = history.values[:upto, :width].T
+        complete = ~np.isnan(np.ones(width, dtype=np.float32) @ matrix[:width])
+        complete &= ~np.isnan(history.values[:upto, CLOSE])
+        count = int(complete.sum())
+        matrix[:width, ~complete] = 0.0
+        if count:
+            self.mean = matrix[:width].sum(axis=1, dtype=np.float64) / count
+            squares = np.einsum("ij,ij->i", matrix[:width], matrix[:width], dtype=np.float64)
+            variance = squares / count - self.mean**2
+            self.std = np.sqrt(np.where(variance > 1e-12, variance, 1.0))
+        else:
+            self.mean, self.std = np.zeros(width), np.ones(width)
+        matrix[:width] -= self.mean.astype(np.float32)[:, None]
+        matrix[:width] /= self.std.astype(np.float32)[:, None]
+        matrix[width] = np.einsum("ij,ij->j", matrix[:width], matrix[:width])
+        matrix[width, ~complete] = np.inf
+        self.matrix, self.count = matrix, count
+
+    def _squared(self, raws: list[np.ndarray]) -> np.ndarray:
+        return np.array(
+            [np.append(-2.0 * self._standardise(r), 1.0).astype(np.float32) @ self.matrix for r in raws]
+        )
+
+
+@pytest.fixture(scope="module")
+def ragged() -> tuple[History, History]:
+    """Ten months of quotes with incomplete vectors: the first 20 days (no look-back), tickers listed
+    late, halted days."""
+    market, indices = history_quotes(date(2026, 1, 2), TODAY, per_market=30, seed=5)
+    calendar = sorted(set(market["trade_date"]))
+    late = market["ticker"].isin(["000003", "100004"]) & (market["trade_date"] < calendar[90])
+    market = market[~late].copy()
+    rng = np.random.default_rng(8)
+    market.loc[rng.random(len(market)) < 0.02, "halted"] = True
+    stocks = History.build(stock_blocks(market, indices, calendar, calendar), calendar)
+    index = History.build(index_blocks(indices, calendar, calendar), calendar)
+    return stocks, index
+
+
+def test_a_chunk_shares_its_preparation_and_finds_what_each_day_alone_found(ragged) -> None:
+    stocks, index = ragged
+    days = [
+        stocks.calendar[p] for p in (100, 101, 140, 200, len(stocks.calendar) - 2, len(stocks.calendar) - 1)
+    ]
+    assert np.isnan(stocks.values[: stocks.starts[100 - MIN_GAP_DAYS + 1], : len(FEATURES)]).any()
+    shared = Candidates(stocks, "stock", days), Candidates(index, "index", days)
+    tickers = [ticker_of(c) for c in np.unique(stocks.codes)]
+    counts = []
+    for day in days:
+        for k in (3, 10):  # ten months hold fewer than 10 distinct episodes
+            chunk = Searcher(stocks, day, "stock", index, shared[0]).find_all(tickers, k)
+            assert chunk == [_PerDaySearcher(stocks, day, "stock", index).find(t, k) for t in tickers]
+            indices = Searcher(index, day, "index", candidates=shared[1]).find_all(MARKETS, k)
+            assert indices == [_PerDaySearcher(index, day, "index").find(m, k) for m in MARKETS]
+            counts += [len(f.analogs) if f else None for f in [*chunk, *indices]]
+            assert Searcher(stocks, day, "stock", index).find_all(tickers[:3], k) == chunk[:3]
+    # None: halted or listed late; fewer than k: the shortlist grew to every candidate (early days).
+    assert {None, 1, 3} <= set(counts) and 10 not in counts

@@ -28,6 +28,7 @@ from adelie_assets.defs.analogs.checks import ANALOG_FEATURES_CHECKS, MARKET_ANA
 from adelie_assets.defs.analogs.features import LOOKBACK_DAYS, MARKETS, index_blocks, stock_blocks
 from adelie_assets.defs.analogs.search import (
     DEFAULT_K,
+    Candidates,
     NotEnoughHistory,
     Searcher,
     SubjectAnalogs,
@@ -222,6 +223,7 @@ def market_analogs(
     by_day: dict[date, list[dict[str, object]]] = {}
     searched: dict[str, float] = {}
     without: dict[str, list[str]] = {}
+    shared: tuple[Candidates, Candidates] | None = None
     for day in days:
         if day not in stocks.calendar or stocks.day_rows(day) == 0:
             raise Failure(
@@ -250,18 +252,22 @@ def market_analogs(
         for theme in day_themes.sort_values("theme_rank").itertuples():
             for stock in theme.stocks:
                 subjects.setdefault(stock["ticker"], (stock["name"], int(theme.theme_rank)))
-        stock_search = Searcher(stocks, day, "stock", indices)
-        index_search = Searcher(indices, day, "index")
+        # One preparation of the history per kind serves every day of the chunk.
+        shared = shared or (Candidates(stocks, "stock", days), Candidates(indices, "index", days))
+        stock_search = Searcher(stocks, day, "stock", indices, shared[0])
+        index_search = Searcher(indices, day, "index", candidates=shared[1])
         found: list[tuple[SubjectAnalogs, str, int | None]] = []
         missing = []
+        stock_results = dict(zip(subjects, stock_search.find_all(list(subjects), config.k), strict=True))
         for ticker, (name, rank) in subjects.items():
-            result = stock_search.find(ticker, config.k)
+            result = stock_results[ticker]
             if result is None or not result.analogs:
                 missing.append(ticker)
                 continue
             found.append((result, name, rank))
+        index_results = dict(zip(MARKETS, index_search.find_all(MARKETS, config.k), strict=True))
         for index_name in MARKETS:
-            result = index_search.find(index_name, config.k)
+            result = index_results[index_name]
             if result is None or not result.analogs:
                 missing.append(index_name)
                 continue
