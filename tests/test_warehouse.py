@@ -152,7 +152,7 @@ AWKWARD_NAMES = [
     "\\N",  # COPY's text-format NULL marker: a name like any other
     "NULL",
     "",
-    "삼성전자우, \"한글\"\t\\",
+    '삼성전자우, "한글"\t\\',
 ]
 DAYS = [date(1999, 12, 31), date(2000, 1, 1), DAY]  # before, at and long after Postgres' day zero
 
