@@ -4,21 +4,29 @@ One trading day's five themes (select_themes over the fake KRX's quotes of the d
 analogs per theme stock and per index shaped as market_analogs stores them (tests/case_inputs.py), the
 requests built by `build_request` as `historical_cases` does (candidates_per_subject = 1, the default);
 the old prompt rendered as it was before issue 12 (v1 template, today's stocks as JSON). Tokens are
-counted three ways, none of them a real tokenizer (tiktoken is not installed here and would need its
-encoding files from the network):
+counted three ways without a tokenizer (Python's tiktoken would need its encoding files from the
+network), and with `--tiktoken-js DIR` by OpenAI's real encodings too: `DIR` is a node_modules holding
+npm's js-tiktoken (the port of tiktoken that ships its ranks: `npm install js-tiktoken` in DIR/..),
+counted with Node.js as the chat format is (each message's content + 3, + 3 for the reply):
 - `fake`: the fake OpenAI's usage count, len(json.dumps(messages, ensure_ascii=False)) // 4, i.e.
   what bench_daily / bench_backfill see;
 - `utf8/4`: UTF-8 bytes / 4: a pessimistic proxy for byte-level BPE on Hangul (3 bytes a syllable);
 - `cl100k-ish`: 1 token per Hangul syllable + (other characters) / 4, the rule of thumb for OpenAI's
-  cl100k/o200k encodings on Korean (about one token per syllable).
+  cl100k/o200k encodings on Korean (about one token per syllable);
+- `o200k` (gpt-4o and gpt-4o-mini, the default model) and `cl100k` (gpt-4, gpt-3.5): with --tiktoken-js.
 
     python bench/bench_prompt_tokens.py
+    (cd /tmp/tok && npm install js-tiktoken@1)
+    python bench/bench_prompt_tokens.py --tiktoken-js /tmp/tok/node_modules
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -66,7 +74,41 @@ def counts(messages: list[dict[str, str]]) -> dict[str, int]:
     }
 
 
+# Reads [[messages, ...], ...] (JSON, argv[2]); prints, per list of messages, its tokens per encoding.
+NODE_COUNT = """
+const fs = require("fs");
+const load = (name) => require(require.resolve(name, { paths: [process.argv[1]] }));
+const { Tiktoken } = load("js-tiktoken/lite");
+const ranks = { o200k: load("js-tiktoken/ranks/o200k_base"), cl100k: load("js-tiktoken/ranks/cl100k_base") };
+const prompts = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const out = {};
+for (const [name, rank] of Object.entries(ranks)) {
+  const enc = new Tiktoken(rank.default || rank);
+  out[name] = prompts.map((messages) =>
+    messages.reduce((n, m) => n + 3 + enc.encode(m.content).length + enc.encode(m.role).length, 3));
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def tiktoken_counts(node_modules: Path, prompts: list[list[dict[str, str]]]) -> list[dict[str, int]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as file:
+        json.dump(prompts, file, ensure_ascii=False)
+        file.flush()
+        found = subprocess.run(
+            ["node", "-e", NODE_COUNT, str(node_modules.parent), file.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    by_encoding = json.loads(found.stdout)
+    return [{name: counts[i] for name, counts in by_encoding.items()} for i in range(len(prompts))]
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiktoken-js", type=Path, default=None, help="node_modules with js-tiktoken")
+    args = parser.parse_args()
     from tests.builders import market_frame
 
     day = date(2026, 11, 27)
@@ -87,7 +129,12 @@ def main() -> int:
             for lang in ("ko", "en")
         ),
     ):  # fmt: skip
-        per = [counts(render(t)) for t in themes]
+        prompts = [render(t) for t in themes]
+        per = [counts(messages) for messages in prompts]
+        if args.tiktoken_js:
+            per = [
+                {**p, **real} for p, real in zip(per, tiktoken_counts(args.tiktoken_js, prompts), strict=True)
+            ]
         totals[label] = {k: sum(p[k] for p in per) for k in per[0]}
     old = totals["old English (v1)"]
     print(f"bench_prompt_tokens: {len(themes)} themes of {day} (input tokens of the day's prompts)")
