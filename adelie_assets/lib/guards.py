@@ -3,9 +3,9 @@
 A guard is a named verdict on one day's new rows (the same pure verdicts the asset checks use).
 `Warehouse.replace_partition(table, days, frame, guards=...)` runs every guard on every day before
 its transaction starts; one failed guard raises `DataGuardError` naming the table, the day, the guard
-and what it found (the keys and fields), and the previous rows stay. The asset checks still run
-after the write, as the record in the UI. How to adopt it: docs/reliability.md, "Validate before
-replace".
+and what it found (the keys and fields), and the previous rows stay. The same step then records the
+verdicts as its asset checks, the record in the UI. How to adopt it: docs/reliability.md, "Validate
+before replace".
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The verdicts on one day's `market_data` rows (pure: rows in, verdict out): the asset checks record
-them after the write (checks.py), the guards run them on the new rows before it (guards.py).
+"""The verdicts on one day's `market_data` rows (pure: rows in, verdict out): the guards run them on
+the new rows before the write (guards.py), and the asset's step records them as its checks (checks.py).
 
 Thresholds are loose on purpose: listings and delistings move the ~950 KOSPI and ~1,700 KOSDAQ
 tickers by a handful a day.
