@@ -26,6 +26,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER_YAML = REPO / "deploy" / "dagster.yaml"  # production
+POOLED_STORAGE = "adelie_assets.instance.pooled_postgres.PooledPostgresStorage"  # deploy/dagster.yaml
 LOCAL_DAGSTER_YAML = REPO / "dagster.yaml"  # `dagster dev` at the repository root
 ROOT_WORKSPACE = REPO / "workspace.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
@@ -123,14 +124,24 @@ def test_workspaces_load_with_dagsters_own_schema() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_both_dagster_yaml_pass_the_instance_schema_with_stock_storages() -> None:
+def test_both_dagster_yaml_pass_the_instance_schema_with_dagster_postgres_config() -> None:
     from dagster._core.instance.config import dagster_instance_config
+    from dagster._core.storage.config import pg_config
+    from dagster_postgres import DagsterPostgresStorage
+
+    from adelie_assets.instance.pooled_postgres import PooledPostgresStorage
 
     # Runs Dagster's own checks, including the `concurrency` vs run_coordinator conflicts.
     config, custom_class = dagster_instance_config(str(DAGSTER_YAML.parent), DAGSTER_YAML.name)
     assert custom_class is None
-    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
-    assert {k: v for k, v in config["storage"]["postgres"]["postgres_db"].items() if k != "scheme"} == {
+    storage = config["storage"]["custom"]
+    assert f"{storage['module']}.{storage['class']}" == POOLED_STORAGE
+    # dagster-postgres' own config: `storage: postgres:` with the same block is the stock fallback.
+    assert issubclass(PooledPostgresStorage, DagsterPostgresStorage)
+    assert "config_type" not in vars(PooledPostgresStorage)  # inherited unchanged
+    assert set(PooledPostgresStorage.config_type()) == set(pg_config()) >= {"postgres_db", "postgres_url"}
+    assert storage["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert {k: v for k, v in storage["config"]["postgres_db"].items() if k != "scheme"} == {
         "hostname": {"env": "DAGSTER_PG_HOST"},
         "port": {"env": "DAGSTER_PG_PORT"},
         "username": {"env": "DAGSTER_PG_USER"},
@@ -144,14 +155,14 @@ def test_both_dagster_yaml_pass_the_instance_schema_with_stock_storages() -> Non
     local, custom_class = dagster_instance_config(str(REPO), LOCAL_DAGSTER_YAML.name)
     assert custom_class is None
     assert "storage" not in local  # Dagster's embedded SQLite under $DAGSTER_HOME
-    # No storage class of our own: only Dagster's stock storages, no private-API subclasses.
+    # One storage block each, no per-storage classes.
     for cfg in (config, local):
         assert not {"run_storage", "event_log_storage", "schedule_storage"} & set(cfg)
 
 
 def test_local_and_production_dagster_yaml_differ_only_in_storage() -> None:
     production, local = _load(DAGSTER_YAML), _load(LOCAL_DAGSTER_YAML)
-    assert set(production["storage"]) == {"postgres"} and "storage" not in local
+    assert set(production["storage"]) == {"custom"} and "storage" not in local
     behaviour = {k: v for k, v in production.items() if k != "storage"}
     assert local == behaviour
     assert {"run_coordinator", "concurrency", "run_monitoring", "run_retries", "retention"} <= set(behaviour)

@@ -533,6 +533,8 @@ class Platform:
         assert self.dagster_home is not None
         original = (REPO_ROOT / "deploy" / "dagster.yaml").read_text()  # production: Postgres
         merged = _merge(yaml.safe_load(original), self.instance_overrides)
+        if "storage" in self.instance_overrides:  # one kind of storage: replaced, not merged
+            merged["storage"] = self.instance_overrides["storage"]
         header = (
             "# Copy of the repository's deploy/dagster.yaml for an end-to-end test, merged with the\n"
             f"# test-only overrides of tests/e2e/harness.py: {self.instance_overrides!r}\n"

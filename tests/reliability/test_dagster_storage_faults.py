@@ -1,0 +1,151 @@
+"""Dagster's own storage as production configures it (deploy/dagster.yaml: `PooledPostgresStorage`),
+for real on the suite's private cluster: a run keeps one connection instead of one per stored
+event, and a Postgres restart in the middle of a run loses no event and fails nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from adelie_assets.instance.pooled_postgres import PooledPostgresStorage
+from tests.reliability.conftest import REPO, PrivatePostgres
+
+pytestmark = pytest.mark.postgres
+
+LOG_LINES = 40
+POOLED_STORAGE = "adelie_assets.instance.pooled_postgres.PooledPostgresStorage"
+
+
+@pytest.fixture
+def connections() -> Iterator[list[int]]:
+    """The connections every SQLAlchemy engine of this process opens while the test runs."""
+    opened = [0]
+
+    def count(*_: object) -> None:
+        opened[0] += 1
+
+    event.listen(Engine, "connect", count)
+    yield opened
+    event.remove(Engine, "connect", count)
+
+
+def instance_home(tmp_path: Path, storage: dict) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage, "telemetry": {"enabled": False}}))
+    return home
+
+
+@pytest.fixture
+def production_storage(pg: PrivatePostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGSTER_HOME holding deploy/dagster.yaml's storage block, its variables set to the cluster."""
+    deploy = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    database = pg.create_database("dagster")
+    for name, value in {
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": str(pg.port),
+        "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": database,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return instance_home(tmp_path, deploy["storage"])
+
+
+def ledger(during: Callable[[], None] = lambda: None):  # noqa: ANN201
+    """An asset that logs LOG_LINES lines, calling `during` half-way, then materializes."""
+
+    @asset
+    def ledger() -> MaterializeResult:
+        from dagster import get_dagster_logger
+
+        log = get_dagster_logger()
+        for n in range(LOG_LINES // 2):
+            log.info(f"line {n}")
+        during()
+        for n in range(LOG_LINES // 2, LOG_LINES):
+            log.info(f"line {n}")
+        return MaterializeResult(metadata={"lines": LOG_LINES})
+
+    return ledger
+
+
+def stored_lines(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [r.user_message for r in instance.all_logs(run_id) if r.user_message.startswith("line ")]
+
+
+def test_production_storage_is_dagster_postgres_keeping_one_connection(
+    production_storage: Path, pg: PrivatePostgres, connections: list[int]
+) -> None:
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    with DagsterInstance.from_config(str(production_storage)) as instance:
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        # What a run worker is handed (DefaultRunLauncher passes the instance's ref).
+        ref = instance.get_ref().storage_data
+        assert f"{ref.module_name}.{ref.class_name}" == POOLED_STORAGE
+        materialize([ledger()], instance=instance)  # tables created, first connections made
+        before = connections[0]
+        result = materialize([ledger()], instance=instance)
+        opened = connections[0] - before
+        assert result.success
+        assert stored_lines(instance, result.run_id) == [f"line {n}" for n in range(LOG_LINES)]
+        events = len(instance.all_logs(result.run_id))
+
+    # Stock dagster-postgres connects for every storage call: at least once per stored event.
+    stock = instance_home(production_storage.parent / "stock", {"postgres": yaml.safe_load(
+        (production_storage / "dagster.yaml").read_text()
+    )["storage"]["custom"]["config"]})  # fmt: skip
+    with DagsterInstance.from_config(str(stock)) as instance:
+        materialize([ledger()], instance=instance)
+        before = connections[0]
+        assert materialize([ledger()], instance=instance).success
+        stock_opened = connections[0] - before
+    assert stock_opened >= events > LOG_LINES
+    assert opened <= 5, f"{opened} connections for {events} stored events"
+
+
+def test_a_postgres_restart_in_the_middle_of_a_run_loses_no_event(
+    production_storage: Path, pg: PrivatePostgres, connections: list[int]
+) -> None:
+    restarts: list[tuple[float, int]] = []
+
+    def restart() -> None:
+        before = connections[0]
+        seconds = pg.restart()  # every session ends, the ones the storages keep included
+        restarts.append((seconds, before))
+
+    with DagsterInstance.from_config(str(production_storage)) as instance:
+        materialize([ledger()], instance=instance)
+        result = materialize([ledger(restart)], instance=instance, raise_on_error=False)
+        assert restarts, "Postgres was not restarted"
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        assert stored_lines(instance, result.run_id) == [f"line {n}" for n in range(LOG_LINES)]
+        assert instance.get_run_by_id(result.run_id).is_success  # type: ignore[union-attr]
+    # The dead connections were replaced: the storages connected again after the restart.
+    assert connections[0] > restarts[0][1]
+
+
+def test_a_dagster_postgres_without_the_engine_it_was_written_for_is_refused_naming_the_fallback(
+    pg: PrivatePostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    created = PostgresEventLogStorage.__init__
+
+    def renamed_engine(self: PostgresEventLogStorage, *args: object, **kwargs: object) -> None:
+        created(self, *args, **kwargs)  # type: ignore[arg-type]
+        self.engine = self.__dict__.pop("_engine")  # what a future dagster-postgres might do
+
+    monkeypatch.setattr(PostgresEventLogStorage, "__init__", renamed_engine)
+    with pytest.raises(TypeError) as refused:
+        PooledPostgresStorage(pg.url(pg.create_database("dagster")))
+    assert "PostgresEventLogStorage has no SQLAlchemy engine in `_engine`" in str(refused.value)
+    assert "use `storage: postgres:` in dagster.yaml instead" in str(refused.value)
