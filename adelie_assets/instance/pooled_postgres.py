@@ -1,38 +1,96 @@
-"""Dagster's Postgres storage (dagster-postgres), keeping one open connection per process.
+"""Dagster's Postgres storage (dagster-postgres) made cheaper per stored event, rows unchanged.
 
-dagster-postgres opens a new connection for every storage call outside the webserver (SQLAlchemy's
-`NullPool`); a run worker storing a check evaluation makes about three, so connecting is ~30 % of
-what one stored event costs (bench/README.md, "Round five"). Named in deploy/dagster.yaml as
-`storage: custom:`, with dagster-postgres' own config; why it is safe: docs/dagster-notes.md,
-"Pooled instance storage".
+Two costs of dagster-postgres 0.29 that dominate a backfill run's Dagster overhead
+(bench/README.md, "Round five"; why each change is safe: docs/dagster-notes.md, "Pooled instance
+storage"):
+- every storage call outside the webserver opens a new connection (SQLAlchemy's `NullPool`); a
+  stored check evaluation makes about three. Here each storage keeps one.
+- a planned check evaluation of a range run is serialized once per partition, identically, and each
+  copy carries the whole partitions definition (~400 closure exclusions: 38 KB). Here it is
+  serialized once.
+Named in deploy/dagster.yaml as `storage: custom:` with dagster-postgres' own config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy.pool as db_pool
-from dagster._serdes import ConfigurableClassData
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.base import EventLogStorage
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 from sqlalchemy.engine import Engine
 
 
-def pooled_engine(postgres_url: str, token_provider: Any) -> Engine:
-    return create_pg_engine(
+def keep_one_connection(storage: object, postgres_url: str, token_provider: Any) -> None:
+    """Give a dagster-postgres storage an engine that keeps one connection instead of none."""
+    unpooled = getattr(storage, "_engine", None)
+    if not isinstance(unpooled, Engine):
+        raise TypeError(
+            f"{type(storage).__name__} has no SQLAlchemy engine in `_engine`: this dagster-postgres is "
+            "not the one PooledPostgresStorage was written for (pyproject.toml pins it); use "
+            "`storage: postgres:` in dagster.yaml instead"
+        )
+    # What dagster-postgres' own optimize_for_webserver does for the webserver, plus:
+    # max_overflow=-1: a concurrent caller (the daemon's threads) connects as before, never waits;
+    # pool_pre_ping: a connection killed by a Postgres restart is replaced before it is used.
+    storage._engine = create_pg_engine(  # type: ignore[attr-defined]
         postgres_url,
         token_provider,
         isolation_level="AUTOCOMMIT",
         poolclass=db_pool.QueuePool,
         pool_size=1,
-        # Beyond the one kept, a concurrent caller (the daemon's threads) connects and disconnects as
-        # before instead of waiting for the pool.
         max_overflow=-1,
-        # A restart of Postgres (or an idle timeout) kills the kept connection; it is tested and
-        # replaced on checkout, so no storage call fails on it.
         pool_pre_ping=True,
     )
+    unpooled.dispose()
+
+
+class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+    """PostgresEventLogStorage keeping one connection, serializing a planned check evaluation once."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ) -> None:
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        keep_one_connection(self, postgres_url, token_provider)
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        # SqlEventLogStorage's rows exactly (tests/reliability/test_dagster_storage_faults.py compares
+        # them), with `serialize_value(event)` computed once instead of once per partition key.
+        planned = cast(AssetCheckEvaluationPlanned, event.get_dagster_event().event_specific_data)
+        subset = planned.partitions_subset
+        partition_keys = subset.get_partition_keys() if subset else [None]
+        serialized = serialize_value(event)
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert().values(
+                    [
+                        dict(
+                            asset_key=planned.asset_key.to_string(),
+                            check_name=planned.check_name,
+                            partition=partition_key,
+                            run_id=event.run_id,
+                            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                            evaluation_event=serialized,
+                            evaluation_event_timestamp=self._event_insert_timestamp(event),
+                            evaluation_event_storage_id=event_id,
+                        )
+                        for partition_key in partition_keys
+                    ]
+                )
+            )
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
@@ -46,17 +104,15 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
-            unpooled = getattr(storage, "_engine", None)
-            if not isinstance(unpooled, Engine):
-                raise TypeError(
-                    f"{type(storage).__name__} has no SQLAlchemy engine in `_engine`: this dagster-postgres "
-                    "is not the one PooledPostgresStorage was written for (pyproject.toml pins it); use "
-                    "`storage: postgres:` in dagster.yaml instead"
-                )
-            # The same thing dagster-postgres' own optimize_for_webserver does for the webserver.
-            storage._engine = pooled_engine(postgres_url, token_provider)  # type: ignore[attr-defined]
-            unpooled.dispose()
+        for storage in (self.run_storage, self.schedule_storage):
+            keep_one_connection(storage, postgres_url, token_provider)
+        self._pooled_event_log_storage = PooledPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+
+    @property
+    def event_log_storage(self) -> EventLogStorage:
+        return self._pooled_event_log_storage
 
     @classmethod
     def from_config_value(  # type: ignore[override]

@@ -5,6 +5,7 @@ event, and a Postgres restart in the middle of a run loses no event and fails no
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -149,3 +150,70 @@ def test_a_dagster_postgres_without_the_engine_it_was_written_for_is_refused_nam
         PooledPostgresStorage(pg.url(pg.create_database("dagster")))
     assert "PostgresEventLogStorage has no SQLAlchemy engine in `_engine`" in str(refused.value)
     assert "use `storage: postgres:` in dagster.yaml instead" in str(refused.value)
+
+
+def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_writes(
+    pg: PrivatePostgres,
+) -> None:
+    """The planned evaluations of a 25-day range run's checks: the same rows, serialized once."""
+    from dagster import (
+        AssetCheckEvaluation,
+        AssetCheckSpec,
+        AssetSpec,
+        DagsterEventType,
+        Definitions,
+        Output,
+        define_asset_job,
+        multi_asset,
+    )
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    from adelie_assets.calendar import trading_day_partitions
+    from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
+
+    checks = [AssetCheckSpec(name, asset="quotes") for name in ("rows_present", "prices_positive")]
+
+    @multi_asset(specs=[AssetSpec("quotes")], check_specs=checks, partitions_def=trading_day_partitions)
+    def quotes(context):  # noqa: ANN001, ANN202
+        yield Output(None, output_name="quotes")
+        for spec in checks:
+            yield Output(None, output_name=spec.get_python_identifier())
+            for key in context.partition_keys:
+                yield AssetCheckEvaluation(
+                    asset_key=spec.asset_key, check_name=spec.name, passed=True, partition=key
+                )
+
+    days = trading_day_partitions.get_partition_keys()[-30:-5]
+    job = Definitions(assets=[quotes], jobs=[define_asset_job("chunk")]).resolve_job_def("chunk")
+    with DagsterInstance.ephemeral() as instance:
+        tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+        run_id = job.execute_in_process(instance=instance, tags=tags).run_id
+        planned = [
+            record.event_log_entry
+            for record in instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+            ).records
+        ]
+    assert len(planned) == len(checks)
+
+    rows = {}
+    for storage_class in (PostgresEventLogStorage, PooledPostgresEventLogStorage):
+        database = pg.create_database("events")
+        storage = storage_class(pg.url(database))
+        for entry in planned:
+            storage.store_event(entry)
+        storage.dispose()
+        rows[storage_class] = pg.execute(
+            "SELECT asset_key, check_name, partition, run_id, execution_status, evaluation_event, "
+            "evaluation_event_timestamp, evaluation_event_storage_id FROM asset_check_executions ORDER BY id",
+            database,
+        )
+    assert rows[PooledPostgresEventLogStorage] == rows[PostgresEventLogStorage]
+    assert sorted({(row[1], row[2]) for row in rows[PostgresEventLogStorage]}) == sorted(
+        (spec.name, day) for spec in checks for day in days
+    )
+    # The override is on the method the stock dispatcher still calls.
+    assert "self._store_asset_check_evaluation_planned(" in inspect.getsource(
+        SqlEventLogStorage.store_asset_check_event
+    )
