@@ -54,17 +54,7 @@ def keep_one_connection(storage: object, postgres_url: str, token_provider: Any)
 
 
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    """PostgresEventLogStorage keeping one connection, serializing a planned check evaluation once."""
-
-    def __init__(
-        self,
-        postgres_url: str,
-        should_autocreate_tables: bool = True,
-        inst_data: ConfigurableClassData | None = None,
-        token_provider: Any = None,
-    ) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        keep_one_connection(self, postgres_url, token_provider)
+    """PostgresEventLogStorage serializing a range run's planned check evaluation once."""
 
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
         # SqlEventLogStorage's rows exactly (tests/reliability/test_dagster_storage_faults.py compares
@@ -104,11 +94,11 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        for storage in (self.run_storage, self.schedule_storage):
-            keep_one_connection(storage, postgres_url, token_provider)
         self._pooled_event_log_storage = PooledPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
+        for storage in (self.run_storage, self._pooled_event_log_storage, self.schedule_storage):
+            keep_one_connection(storage, postgres_url, token_provider)
 
     @property
     def event_log_storage(self) -> EventLogStorage:
