@@ -24,11 +24,32 @@ def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
     assert sorted(request.offered) == ["005387-1", "005930-1", "KOSPI-1"]
     user = request.messages[1]["content"]
     assert "거래일: 2026-11-27 / 테마: 코스피 급등주" in user
-    assert (
-        "005930-1|삼성전자|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1" in user
-    )
-    assert "코스피 2612.34 (1.23%)" in user
-    assert request.prompt_version == "historical_case_v2_ko"
+    assert "005930-1|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1|12.75" in user
+    # An index's own candidate has no index columns: they would repeat its own numbers.
+    assert "KOSPI-1|코스피|2020-03-20|86|11.8|15.25|22.4|3.1|-|-3.21|8.46|26.1|-" in user
+    # Amounts in 억원; a KOSPI theme shows KOSPI and no market column.
+    assert "삼성전자(005930)|61200|12.34|15.25|22.4|3.1|12346|3650000" in user
+    assert "지수: 코스피 2612.34 (1.23%)\n" in user and "코스닥" not in user
+    assert request.prompt_version == "historical_case_v3_ko"
+
+
+@pytest.mark.parametrize(
+    ("text", "grounded"),
+    [
+        ("거래대금은 1조 2,346억 원이었다.", True),  # the figure shown, 12346억원
+        ("거래대금은 12,346억 원이었다.", True),
+        ("거래대금은 1.2조 원이었다.", True),
+        ("시가총액은 365조 원이었다.", True),
+        ("거래대금은 1조 2,345억 원이었다.", False),  # 1,234,567,890,123 was never shown
+        ("코스닥은 845.1에 마감했다.", False),  # the other market's index is not shown to a KOSPI theme
+        ("같은 기간 지수는 4.2% 올랐다.", False),  # the index's 20-day outcome is not shown either
+    ],
+)
+def test_the_facts_are_the_figures_the_prompt_shows(text: str, grounded: bool) -> None:
+    from adelie_assets.defs.cases.grounding import ungrounded
+
+    request = build_request(DAY, theme(), analogs(), INDICES, "ko", per_subject=1)
+    assert (ungrounded(text, request.facts) == []) is grounded
 
 
 @pytest.mark.parametrize("language", ["ko", "en"])

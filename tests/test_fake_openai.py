@@ -306,7 +306,7 @@ def test_unknown_fault_name_is_rejected(fake: FakeOpenAI) -> None:
 
 
 def test_a_case_request_gets_a_korean_case_about_an_offered_analog(fake: FakeOpenAI) -> None:
-    """Through the SDK: the prompt v2 of historical_cases, the answer the asset's judge accepts."""
+    """Through the SDK: the prompt of historical_cases, the answer the asset's judge accepts."""
     from adelie_assets.defs.cases.generate import judge_answer
     from adelie_assets.defs.cases.prompt import build_request
     from adelie_assets.defs.cases.schema import HistoricalCase

@@ -56,7 +56,7 @@ def test_writes_one_korean_case_per_theme_with_the_analogs_facts(fake_llm: FakeO
         assert row.outcome["after_60_pct"] == analog.after_60_pct
         assert set(row.related_tickers) <= set(row.theme_tickers)
         assert len(row.narrative["devils_advocate"]["bullets"]) == 3
-        assert row.language == "ko" and row.prompt_version == "historical_case_v2_ko"
+        assert row.language == "ko" and row.prompt_version == "historical_case_v3_ko"
         assert row.model == "gpt-4o-mini"
     assert cases.loc[0, "theme_label"] == "코스피 급등주"
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
@@ -66,14 +66,14 @@ def test_writes_one_korean_case_per_theme_with_the_analogs_facts(fake_llm: FakeO
     assert metadata["estimated_cost_usd"].value > 0
     assert len(metadata["request_ids"].value) == 5
     prompt = fake_llm.completion_requests[0].body["messages"][1]["content"]
-    assert f"거래일: {KEY}" in prompt and "과거 유사 국면 후보" in prompt
+    assert f"거래일: {KEY}" in prompt and "\n후보 (id = 오늘 종목코드-순위" in prompt
 
 
 def test_english_cases_by_environment(fake_llm: FakeOpenAI, warehouse: Warehouse, monkeypatch):
     monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "en")
     assert run(llm_for(fake_llm), warehouse).success
     cases = warehouse.read_historical_cases([DAY])
-    assert set(cases["language"]) == {"en"} and set(cases["prompt_version"]) == {"historical_case_v2_en"}
+    assert set(cases["language"]) == {"en"} and set(cases["prompt_version"]) == {"historical_case_v3_en"}
     assert cases.loc[0, "theme_label"] == "Top gainers on KOSPI"
     monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "fr")
     result = run(llm_for(fake_llm), warehouse)
@@ -104,10 +104,10 @@ def test_rerun_with_same_inputs_costs_no_tokens_and_regenerate_asks_again(
 
 def test_request_hash_changes_with_prompt_version_and_model() -> None:
     messages = [{"role": "user", "content": "x"}]
-    base = request_hash("m", "historical_case_v2_ko", messages)
-    assert base == request_hash("m", "historical_case_v2_ko", messages)
-    assert base != request_hash("m", "historical_case_v2_en", messages)
-    assert base != request_hash("m2", "historical_case_v2_ko", messages)
+    base = request_hash("m", "historical_case_v3_ko", messages)
+    assert base == request_hash("m", "historical_case_v3_ko", messages)
+    assert base != request_hash("m", "historical_case_v3_en", messages)
+    assert base != request_hash("m2", "historical_case_v3_ko", messages)
 
 
 def test_theme_calls_run_concurrently(fake_llm: FakeOpenAI, warehouse: Warehouse):

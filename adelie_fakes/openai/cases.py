@@ -18,11 +18,20 @@ UNKNOWN_ANALOG_ID: Final = "999999-9"
 CASE_FAULTS: Final = ("invented_number", "unknown_analog_id", "english_text")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
-# Column positions of the candidates table (prompt v2, both languages).
-_COLUMNS: Final = (
-    "id", "subject", "analog", "date", "sync", "day", "d5", "d20", "volume", "index_day",
-    "after5", "after20", "after60", "index5", "index20", "index60",
-)  # fmt: skip
+# The candidates table's columns by their header names (prompt v2 and v3, both languages); v3 has
+# no subject column (the id's prefix names it) and of the index's outcomes only the 60-day one.
+_HEADER_KEYS: Final = {
+    "id": "id", "오늘의 종목": "subject", "today's stock": "subject",
+    "과거 종목(코드)": "analog", "past stock(code)": "analog", "날짜": "date", "date": "date",
+    "유사도": "sync", "similarity": "sync", "당일": "day", "day": "day", "5일": "d5", "5d": "d5",
+    "20일": "d20", "20d": "d20", "거래량배수": "volume", "volume ratio": "volume",
+    "지수당일": "index_day", "index day": "index_day", "이후5일": "after5", "이후5": "after5",
+    "after 5": "after5", "이후20일": "after20", "이후20": "after20", "after 20": "after20",
+    "이후60일": "after60", "이후60": "after60", "after 60": "after60", "지수5일": "index5",
+    "index 5": "index5", "지수20일": "index20", "index 20": "index20", "지수60일": "index60",
+    "지수60": "index60", "index 60": "index60",
+}  # fmt: skip
+_STOCK_CELL = re.compile(r"^(.+)\((\d{6}|\d{5}[A-Z])\)\|", re.MULTILINE)
 
 
 def is_case_request(schema: Mapping[str, Any] | None, user_texts: Sequence[str]) -> bool:
@@ -34,12 +43,18 @@ def _table(text: str) -> list[dict[str, str]]:
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("id|"):
+            columns = [_HEADER_KEYS.get(name, name) for name in line.split("|")]
             rows = []
             for row in lines[i + 1 :]:
                 cells = row.split("|")
-                if len(cells) != len(_COLUMNS):
+                if len(cells) != len(columns):
                     break
-                rows.append(dict(zip(_COLUMNS, cells, strict=True)))
+                rows.append(dict(zip(columns, cells, strict=True)))
+            if "subject" not in columns:
+                names = {ticker: name for name, ticker in _STOCK_CELL.findall(text)}
+                for row in rows:
+                    # "005930-1" is 삼성전자's; an index's candidate ("KOSPI-1") is the index itself.
+                    row["subject"] = names.get(row["id"].rsplit("-", 1)[0], row["analog"])
             return rows
     return []
 
@@ -96,7 +111,8 @@ def _korean(r: Mapping[str, str]) -> dict[str, Any]:
         "narrative": {
             "background": _section(
                 [f"{when} 당일 등락률 {_pct(r['day'])}", f"직전 20거래일 누적 {_pct(r['d20'])}"],
-                f"{when}, {who}는 하루에 {_pct(r['day'])} 움직였고 지수는 {_pct(r['index_day'])} 변했다.",
+                f"{when}, {who}는 하루에 {_pct(r['day'])} 움직였다."
+                + ("" if r["index_day"] == "-" else f" 그날 지수는 {_pct(r['index_day'])} 변했다."),
             ),
             "mirroring": _section(
                 [f"거래량은 20일 평균의 {r['volume']}배", f"5거래일 누적 {_pct(r['d5'])}"],
@@ -151,7 +167,8 @@ def _english(r: Mapping[str, str]) -> dict[str, Any]:
         "narrative": {
             "background": _section(
                 [f"Day change {_pct(r['day'])}", f"20-day change before it {_pct(r['d20'])}"],
-                f"On {when} {who} moved {_pct(r['day'])} while its index moved {_pct(r['index_day'])}.",
+                f"On {when} {who} moved {_pct(r['day'])}."
+                + ("" if r["index_day"] == "-" else f" Its index moved {_pct(r['index_day'])} that day."),
             ),
             "mirroring": _section(
                 [f"Volume {r['volume']} times its 20-day average", f"5-day change {_pct(r['d5'])}"],

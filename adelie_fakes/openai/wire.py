@@ -208,7 +208,7 @@ def _complete(body: Any, fault: str | None, *, presented_key: str | None) -> _Re
     if fault == "refusal":
         content, refusal = None, REFUSAL_TEXT
     elif kind == "json_schema" and is_case_request(schema, _message_texts(messages, roles=("user",))):
-        # A historical case (prompt v2): about one offered analog, with only the numbers given.
+        # A historical case (prompt v2 or v3): about one offered analog, with only the numbers given.
         value = write_case(
             _message_texts(messages, roles=("user",)),
             _message_texts(messages, roles=("system",)),

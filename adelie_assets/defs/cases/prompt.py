@@ -13,21 +13,33 @@ from typing import Any
 from adelie_assets.defs.cases.grounding import Facts
 from adelie_assets.defs.cases.themes import Theme
 
-PROMPT_VERSIONS = {"ko": "historical_case_v2_ko", "en": "historical_case_v2_en"}
+PROMPT_VERSIONS = {"ko": "historical_case_v3_ko", "en": "historical_case_v3_en"}
 OUTCOME_SPANS = (5, 20, 60)
 INDEX_LABELS = {"ko": {"KOSPI": "코스피", "KOSDAQ": "코스닥"}, "en": {"KOSPI": "KOSPI", "KOSDAQ": "KOSDAQ"}}
-_HEADERS = {
+# KRW amounts as the prompt shows them: (won per unit, decimals). Shown as 6112 (억원) rather than
+# 611161089136, they cost half the tokens; the facts hold the rounded amount in won as well.
+AMOUNT_UNITS = {"ko": (100_000_000, 0), "en": (1_000_000_000, 1)}
+_COLUMNS = {
     "ko": {
-        "stocks": "종목(코드)|시장|종가|등락률|5일|20일|거래량배수|거래대금(원)|시가총액(원)",
-        "analogs": "id|오늘의 종목|과거 종목(코드)|날짜|유사도|당일|5일|20일|거래량배수|지수당일"
-        "|이후5일|이후20일|이후60일|지수5일|지수20일|지수60일",
+        "stocks": (
+            "종목(코드)", "시장", "종가", "등락률", "5일", "20일", "거래량배수", "거래대금", "시가총액",
+        ),
+        "analogs": (
+            "id", "과거 종목(코드)", "날짜", "유사도", "당일", "5일", "20일", "거래량배수", "지수당일",
+            "이후5", "이후20", "이후60", "지수60",
+        ),
     },
     "en": {
-        "stocks": "stock(code)|market|close|change|5d|20d|volume ratio|trading value (KRW)|market cap (KRW)",
-        "analogs": "id|today's stock|past stock(code)|date|similarity|day|5d|20d|volume ratio|index day"
-        "|after 5|after 20|after 60|index 5|index 20|index 60",
+        "stocks": (
+            "stock(code)", "market", "close", "change", "5d", "20d", "volume ratio", "trading value",
+            "market cap",
+        ),
+        "analogs": (
+            "id", "past stock(code)", "date", "similarity", "day", "5d", "20d", "volume ratio", "index day",
+            "after 5", "after 20", "after 60", "index 60",
+        ),
     },
-}
+}  # fmt: skip
 
 
 @cache
@@ -95,6 +107,22 @@ def offered_analogs(theme: Theme, analogs: list[dict[str, Any]], per_subject: in
     return chosen
 
 
+def _amount(won: int | None, language: str) -> tuple[float | int | None, int | None]:
+    """A KRW amount in the prompt's unit, and the won that figure stands for (both are facts)."""
+    if won is None:
+        return None, None
+    unit, decimals = AMOUNT_UNITS[language]
+    shown = round(won / unit, decimals) if decimals else round(won / unit)
+    return shown, round(shown * unit)
+
+
+def _table(
+    header: tuple[str, ...], rows: list[tuple[object, ...]], drop: frozenset[int] = frozenset()
+) -> str:
+    keep = [i for i in range(len(header)) if i not in drop]
+    return "\n".join("|".join(_cell(row[i]) for i in keep) for row in [header, *rows])
+
+
 def build_request(
     day: date,
     theme: Theme,
@@ -111,6 +139,8 @@ def build_request(
     stock_facts = []
     for s in theme.stocks:
         features = today_features.get(s.ticker, {})
+        trading_value, trading_value_krw = _amount(s.trading_value, language)
+        market_cap, market_cap_krw = _amount(s.market_cap, language)
         stock_facts.append(
             {
                 "name": s.name,
@@ -121,78 +151,61 @@ def build_request(
                 "change_5d_pct": _num(features.get("change_5d_pct")),
                 "change_20d_pct": _num(features.get("change_20d_pct")),
                 "volume_ratio": _volume_ratio(features),
-                "trading_value": s.trading_value,
-                "market_cap": s.market_cap,
+                "trading_value": trading_value,
+                "trading_value_krw": trading_value_krw,
+                "market_cap": market_cap,
+                "market_cap_krw": market_cap_krw,
             }
         )
     index_facts = {
         name: {"close": _num(row.get("close")), "change_pct": _num(row.get("change_pct"))}
         for name, row in sorted(indices.items())
+        if theme.market in (None, name)
     }
     analog_facts = []
     for a in offered:
         past = a["features"]["analog"]
+        # An index's own market is itself: its index columns would repeat its own numbers.
+        of_stock = a["subject_kind"] == "stock"
         analog_facts.append(
             {
                 "analog_id": a["analog_id"],
                 "subject_name": a["subject_name"],
                 "analog_name": a["analog_name"],
-                "analog_ticker": a["analog_ticker"] if a["subject_kind"] == "stock" else None,
+                "analog_ticker": a["analog_ticker"] if of_stock else None,
                 "analog_date": str(a["analog_date"]),
                 "sync_rate": round(a["similarity"]),
                 "change_pct": _num(past.get("change_1d_pct")),
                 "change_5d_pct": _num(past.get("change_5d_pct")),
                 "change_20d_pct": _num(past.get("change_20d_pct")),
                 "volume_ratio": _volume_ratio(past),
-                "index_change_pct": _num(past.get("index_change_pct")),
+                "index_change_pct": _num(past.get("index_change_pct")) if of_stock else None,
                 **{f"after_{n}_pct": _num(a[f"after_{n}_pct"]) for n in OUTCOME_SPANS},
-                **{f"index_after_{n}_pct": _num(a[f"index_after_{n}_pct"]) for n in OUTCOME_SPANS},
+                "index_after_60_pct": _num(a["index_after_60_pct"]) if of_stock else None,
             }
         )
-    stocks_table = "\n".join(
-        [_HEADERS[language]["stocks"]]
-        + [
-            "|".join(
-                _cell(v)
-                for v in (
-                    f"{f['name']}({f['ticker']})",
-                    f["market"],
-                    f["close"],
-                    f["change_pct"],
-                    f["change_5d_pct"],
-                    f["change_20d_pct"],
-                    f["volume_ratio"],
-                    f["trading_value"],
-                    f["market_cap"],
-                )
-            )  # fmt: skip
-            for f in stock_facts
-        ]
-    )
-    analogs_table = "\n".join(
-        [_HEADERS[language]["analogs"]]
-        + [
-            "|".join(
-                _cell(v)
-                for v in (
-                    f["analog_id"],
-                    names.get(f["subject_name"], f["subject_name"]),
-                    names.get(f["analog_name"], f["analog_name"])
-                    + (f"({f['analog_ticker']})" if f["analog_ticker"] else ""),
-                    f["analog_date"],
-                    f["sync_rate"],
-                    f["change_pct"],
-                    f["change_5d_pct"],
-                    f["change_20d_pct"],
-                    f["volume_ratio"],
-                    f["index_change_pct"],
-                    *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
-                    *(f[f"index_after_{n}_pct"] for n in OUTCOME_SPANS),
-                )
-            )  # fmt: skip
-            for f in analog_facts
-        ]
-    )
+    columns = _COLUMNS[language]
+    stock_rows = [
+        (
+            f"{f['name']}({f['ticker']})", f["market"], f["close"], f["change_pct"], f["change_5d_pct"],
+            f["change_20d_pct"], f["volume_ratio"], f["trading_value"], f["market_cap"],
+        )
+        for f in stock_facts
+    ]  # fmt: skip
+    analog_rows = [
+        (
+            f["analog_id"],
+            names.get(f["analog_name"], f["analog_name"]) + (f"({t})" if (t := f["analog_ticker"]) else ""),
+            f["analog_date"], f["sync_rate"], f["change_pct"], f["change_5d_pct"], f["change_20d_pct"],
+            f["volume_ratio"], f["index_change_pct"],
+            *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
+            f["index_after_60_pct"],
+        )
+        for f in analog_facts
+    ]  # fmt: skip
+    # A one-market theme names its market in its label: the column would repeat it on every row.
+    stocks_table = _table(columns["stocks"], stock_rows, frozenset({1}) if theme.market else frozenset())
+    analogs_table = _table(columns["analogs"], analog_rows)
     index_line = ", ".join(
         f"{names[n]} {_cell(v['close'])} ({_cell(v['change_pct'])}%)" for n, v in index_facts.items()
     )

@@ -33,7 +33,7 @@ HISTORICAL_CASES_SCHEMA = TableSchema(
         TableColumn("glossary", "json"),
         TableColumn("language", "string", description="'ko' (default) or 'en' (ADELIE_CASE_LANGUAGE)."),
         TableColumn("model", "string"),
-        TableColumn("prompt_version", "string", description="e.g. historical_case_v2_ko."),
+        TableColumn("prompt_version", "string", description="e.g. historical_case_v3_ko."),
         TableColumn("request_hash", "string", description="Cache key: inputs + prompt version + model."),
         TableColumn("input_tokens", "int"),
         TableColumn("output_tokens", "int"),
