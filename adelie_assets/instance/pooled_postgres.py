@@ -8,13 +8,18 @@ storage"):
 - a planned check evaluation of a range run is serialized once per partition, identically, and each
   copy carries the whole partitions definition (~400 closure exclusions: 38 KB). Here it is
   serialized once.
+- stored events ask Postgres's catalog whether the schema has a table or column (a check evaluation
+  whether `asset_check_executions` exists, a materialization and a check evaluation which columns
+  `asset_keys` has, a run event which columns `runs` has): a reflection query each time. Here a
+  table or column found once is not asked for again.
 Named in deploy/dagster.yaml as `storage: custom:` with dagster-postgres' own config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, cast
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import sqlalchemy.pool as db_pool
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
@@ -22,9 +27,11 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.base import EventLogStorage
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.runs.base import RunStorage
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 from sqlalchemy.engine import Engine
 
@@ -53,8 +60,41 @@ def keep_one_connection(storage: object, postgres_url: str, token_provider: Any)
     unpooled.dispose()
 
 
+_Probe = TypeVar("_Probe", bound=Callable[..., bool])
+
+
+def remember_yes(probe: _Probe) -> _Probe:
+    """A schema probe of dagster-postgres (has this table, this column?) whose "yes" is kept. Dagster's
+    schema is only ever added to (`dagster instance migrate`); a "no" is asked again, so that a
+    migration is seen without a restart."""
+
+    @functools.wraps(probe)
+    def remembered(self: object, *args: str) -> bool:
+        found: set[tuple[str, ...]] = self.__dict__.setdefault("_schema_found", set())
+        key = (probe.__name__, *args)
+        if key not in found and probe(self, *args):
+            found.add(key)
+        return key in found
+
+    return cast(_Probe, remembered)
+
+
+class PooledPostgresRunStorage(PostgresRunStorage):
+    """PostgresRunStorage asking for the columns and tables it has found only once."""
+
+    has_run_stats_index_cols = remember_yes(PostgresRunStorage.has_run_stats_index_cols)
+    has_backfill_id_column = remember_yes(PostgresRunStorage.has_backfill_id_column)
+    has_bulk_actions_selector_cols = remember_yes(PostgresRunStorage.has_bulk_actions_selector_cols)
+    has_bulk_action_job_name_column = remember_yes(PostgresRunStorage.has_bulk_action_job_name_column)
+    has_backfill_tags_table = remember_yes(PostgresRunStorage.has_backfill_tags_table)
+
+
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    """PostgresEventLogStorage serializing a range run's planned check evaluation once."""
+    """PostgresEventLogStorage serializing a range run's planned check evaluation once, and asking
+    for the tables and columns it has found only once."""
+
+    has_table = remember_yes(PostgresEventLogStorage.has_table)
+    has_asset_key_col = remember_yes(PostgresEventLogStorage.has_asset_key_col)
 
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
         # SqlEventLogStorage's rows exactly (tests/reliability/test_dagster_storage_faults.py compares
@@ -94,11 +134,18 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        self._pooled_run_storage = PooledPostgresRunStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
         self._pooled_event_log_storage = PooledPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
-        for storage in (self.run_storage, self._pooled_event_log_storage, self.schedule_storage):
+        for storage in (self._pooled_run_storage, self._pooled_event_log_storage, self.schedule_storage):
             keep_one_connection(storage, postgres_url, token_provider)
+
+    @property
+    def run_storage(self) -> RunStorage:
+        return self._pooled_run_storage
 
     @property
     def event_log_storage(self) -> EventLogStorage:

@@ -217,3 +217,51 @@ def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_wri
     assert "self._store_asset_check_evaluation_planned(" in inspect.getsource(
         SqlEventLogStorage.store_asset_check_event
     )
+
+
+def test_a_run_asks_postgres_catalog_nothing_once_the_schema_was_found_and_a_new_table_is_seen(
+    production_storage: Path, pg: PrivatePostgres
+) -> None:
+    """Stock dagster-postgres asks Postgres's catalog about its schema for every check evaluation,
+    materialization and run event it stores (has `asset_check_executions`, which columns have
+    `asset_keys` and `runs`); the production storage asks until it has found what it asks for."""
+    from dagster import AssetCheckResult, asset_check
+
+    from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
+
+    @asset
+    def quotes() -> MaterializeResult:
+        return MaterializeResult()
+
+    checks = [
+        asset_check(asset=quotes, name=f"check_{n}")(lambda: AssetCheckResult(passed=True)) for n in range(10)
+    ]
+    catalog: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "pg_catalog" in statement:
+            catalog.append(statement)
+
+    stock = instance_home(production_storage.parent / "stock", {"postgres": yaml.safe_load(
+        (production_storage / "dagster.yaml").read_text()
+    )["storage"]["custom"]["config"]})  # fmt: skip
+    asked = {}
+    for name, home in (("pooled", production_storage), ("stock", stock)):
+        with DagsterInstance.from_config(str(home)) as instance:
+            materialize([quotes, *checks], instance=instance)  # tables created
+            event.listen(Engine, "before_cursor_execute", count)
+            try:
+                result = materialize([quotes, *checks], instance=instance)
+            finally:
+                event.remove(Engine, "before_cursor_execute", count)
+            assert result.success and len(result.get_asset_check_evaluations()) == len(checks)
+            asked[name], catalog[:] = len(catalog), []
+    assert asked["stock"] >= len(checks) and asked["pooled"] == 0, asked
+
+    # A table that is not there yet is asked for again: a migration is seen without a restart.
+    database = pg.create_database("events")
+    storage = PooledPostgresEventLogStorage(pg.url(database))
+    assert not storage.has_table("added_by_a_migration")
+    pg.execute("CREATE TABLE added_by_a_migration (id int)", database)
+    assert storage.has_table("added_by_a_migration")
+    storage.dispose()
