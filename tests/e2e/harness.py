@@ -56,13 +56,11 @@ ADMIN_DSN = os.environ.get("ADELIE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=
 # Pool limits as production sets them (docker compose's instance_init); see deploy/dagster.yaml.
 POOL_LIMITS = {"krx": 1, "llm": 2}
 
-# Test-only settings merged into the TEMPORARY copy of dagster.yaml, never into the repository's.
-# The queued-run daemon polls every 5 s by default; 1 s takes seconds off every run. The backfill
-# daemon's 30 s loop (dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS) has no setting:
-# a backfill waits up to 30 s to be picked up and up to 30 s more to be marked finished.
-TEST_INSTANCE_OVERRIDES: dict[str, Any] = {
-    "run_coordinator": {"config": {"dequeue_interval_seconds": 1}},
-}
+# Test-only settings merged into the TEMPORARY copy of dagster.yaml, never into the repository's:
+# none, the platform runs as production configures it. The backfill daemon's 30 s loop
+# (dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS) has no setting: a backfill waits up
+# to 30 s to be picked up and up to 30 s more to be marked finished.
+TEST_INSTANCE_OVERRIDES: dict[str, Any] = {}
 
 # Inherited variables that would point the subprocesses at something other than this platform.
 _DROPPED_ENV_PREFIXES = ("DAGSTER_", "ADELIE_", "OPENAI_", "KRX_")
