@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    MaterializeResult,
+    asset,
+    materialize,
+)
+from dagster._core.events.log import EventLogEntry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -21,6 +31,7 @@ from tests.reliability.conftest import REPO, PrivatePostgres
 pytestmark = pytest.mark.postgres
 
 LOG_LINES = 40
+PLANNED = (DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
 POOLED_STORAGE = "adelie_assets.instance.pooled_postgres.PooledPostgresStorage"
 
 
@@ -152,25 +163,29 @@ def test_a_dagster_postgres_without_the_engine_it_was_written_for_is_refused_nam
     assert "use `storage: postgres:` in dagster.yaml instead" in str(refused.value)
 
 
-def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_writes(
-    pg: PrivatePostgres,
-) -> None:
-    """The planned evaluations of a 25-day range run's checks: the same rows, serialized once."""
-    from dagster import (
-        AssetCheckEvaluation,
-        AssetCheckSpec,
-        AssetSpec,
-        DagsterEventType,
-        Definitions,
-        Output,
-        define_asset_job,
-        multi_asset,
-    )
-    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
-    from dagster_postgres.event_log import PostgresEventLogStorage
+def quotes_and_passing_checks(count: int) -> list:
+    """An unpartitioned asset `quotes` and `count` checks of it that pass: check_0, check_1, ..."""
+    from dagster import AssetCheckResult, asset_check
+
+    @asset
+    def quotes() -> MaterializeResult:
+        return MaterializeResult()
+
+    return [
+        quotes,
+        *(
+            asset_check(asset=quotes, name=f"check_{n}")(lambda: AssetCheckResult(passed=True))
+            for n in range(count)
+        ),
+    ]
+
+
+def range_run_planned_events() -> tuple[list[str], list[str], list[EventLogEntry]]:
+    """The check names, days and planned events (materialization and checks, in Dagster's order) of
+    a 25-day range run of a partitioned asset with two checks, run on an ephemeral instance."""
+    from dagster import AssetCheckSpec, AssetSpec, Definitions, Output, define_asset_job, multi_asset
 
     from adelie_assets.calendar import trading_day_partitions
-    from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
 
     checks = [AssetCheckSpec(name, asset="quotes") for name in ("rows_present", "prices_positive")]
 
@@ -191,12 +206,43 @@ def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_wri
         run_id = job.execute_in_process(instance=instance, tags=tags).run_id
         planned = [
             record.event_log_entry
-            for record in instance.get_records_for_run(
-                run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
-            ).records
+            for record in instance.get_records_for_run(run_id).records
+            if record.event_log_entry.dagster_event_type in PLANNED
         ]
-    assert len(planned) == len(checks)
+    return [spec.name for spec in checks], days, planned
 
+
+def stored_rows(pg: PrivatePostgres, database: str) -> dict[str, list[tuple]]:
+    """What an event-log storage wrote for planned events: its event rows, check rows, asset rows."""
+    return {
+        "event_logs": pg.execute(
+            "SELECT run_id, event, dagster_event_type, timestamp, step_key, asset_key, partition "
+            "FROM event_logs ORDER BY id",
+            database,
+        ),
+        "asset_check_executions": pg.execute(
+            "SELECT asset_key, check_name, partition, run_id, execution_status, evaluation_event, "
+            "evaluation_event_timestamp, evaluation_event_storage_id FROM asset_check_executions ORDER BY id",
+            database,
+        ),
+        "asset_keys": pg.execute(
+            "SELECT asset_key, last_materialization, last_run_id, last_materialization_timestamp "
+            "FROM asset_keys ORDER BY asset_key",
+            database,
+        ),
+    }
+
+
+def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_writes(
+    pg: PrivatePostgres,
+) -> None:
+    """The planned evaluations of a 25-day range run's checks: the same rows, serialized once."""
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
+
+    checks, days, planned = range_run_planned_events()
     rows = {}
     for storage_class in (PostgresEventLogStorage, PooledPostgresEventLogStorage):
         database = pg.create_database("events")
@@ -204,19 +250,100 @@ def test_a_range_runs_planned_check_rows_are_the_ones_stock_dagster_postgres_wri
         for entry in planned:
             storage.store_event(entry)
         storage.dispose()
-        rows[storage_class] = pg.execute(
-            "SELECT asset_key, check_name, partition, run_id, execution_status, evaluation_event, "
-            "evaluation_event_timestamp, evaluation_event_storage_id FROM asset_check_executions ORDER BY id",
-            database,
-        )
+        rows[storage_class] = stored_rows(pg, database)["asset_check_executions"]
     assert rows[PooledPostgresEventLogStorage] == rows[PostgresEventLogStorage]
     assert sorted({(row[1], row[2]) for row in rows[PostgresEventLogStorage]}) == sorted(
-        (spec.name, day) for spec in checks for day in days
+        (name, day) for name in checks for day in days
     )
     # The override is on the method the stock dispatcher still calls.
     assert "self._store_asset_check_evaluation_planned(" in inspect.getsource(
         SqlEventLogStorage.store_asset_check_event
     )
+
+
+def test_a_runs_planned_events_are_stored_in_one_transaction_as_the_rows_stock_writes_one_by_one(
+    pg: PrivatePostgres,
+) -> None:
+    """Dagster hands a run's planned events over as one batch (DAGSTER_EVENT_BATCH_SIZE); stock
+    dagster-postgres stores them one by one, the production storage in one transaction: same rows,
+    a handful of statements instead of about three per event."""
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
+
+    checks, days, planned = range_run_planned_events()
+    assert len(planned) == len(days) + len(checks)  # one materialization planned per day
+    rows, statements, executed = {}, {}, []
+    count = lambda *args: executed.append(args[2])  # noqa: E731
+    for storage_class in (PostgresEventLogStorage, PooledPostgresEventLogStorage):
+        database = pg.create_database("events")
+        storage = storage_class(pg.url(database))
+        # The schema probes of a first batch are not counted.
+        storage.store_event_batch([next(e for e in planned if e.dagster_event_type == t) for t in PLANNED])
+        pg.execute("TRUNCATE event_logs, asset_check_executions, asset_keys", database)
+        executed.clear()
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            storage.store_event_batch(planned)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        storage.dispose()
+        rows[storage_class], statements[storage_class] = stored_rows(pg, database), len(executed)
+    stock, pooled = rows[PostgresEventLogStorage], rows[PooledPostgresEventLogStorage]
+    assert pooled["event_logs"] == stock["event_logs"]
+    assert [row[2] for row in pooled["event_logs"]] == [entry.dagster_event_type.value for entry in planned]
+    # Identical check rows, their storage ids pointing at the planned events (both databases count
+    # from the same ids after the first batch).
+    assert pooled["asset_check_executions"] == stock["asset_check_executions"]
+    assert len(stock["asset_check_executions"]) == len(checks) * len(days)
+    assert pooled["asset_keys"] == stock["asset_keys"] and len(stock["asset_keys"]) == 1
+    assert statements[PostgresEventLogStorage] >= 3 * len(planned), statements
+    assert statements[PooledPostgresEventLogStorage] <= 4, statements
+
+
+def test_a_planned_batch_that_fails_writes_nothing_and_dagster_stores_each_event_once(
+    production_storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch fails on its last statement (the check rows): its events are not left behind for
+    Dagster's one-by-one fallback to write a second time."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+
+    quotes, *checks = quotes_and_passing_checks(3)
+    failed: list[str] = []
+
+    def fail_the_batched_check_rows(_conn: object, _cursor: object, statement: str, parameters, *_: object):  # noqa: ANN001, ANN202
+        # The batch inserts the rows of all three checks in one statement; the fallback, one each.
+        if statement.startswith("INSERT INTO asset_check_executions") and len(parameters) > 8 and not failed:
+            failed.append(statement)
+            raise RuntimeError("Postgres went away in the middle of the batch")
+
+    with DagsterInstance.from_config(str(production_storage)) as instance:
+        event.listen(Engine, "before_cursor_execute", fail_the_batched_check_rows)
+        try:
+            result = materialize([quotes, *checks], instance=instance)
+        finally:
+            event.remove(Engine, "before_cursor_execute", fail_the_batched_check_rows)
+        assert failed, "the batch did not reach its check rows"
+        assert result.success
+        records = instance.get_records_for_run(result.run_id).records
+        planned = [
+            r.event_log_entry.dagster_event_type
+            for r in records
+            if r.event_log_entry.dagster_event_type in PLANNED
+        ]
+        assert sorted(planned) == sorted(
+            [DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
+            + [DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED] * 3
+        )
+        history = {
+            name: instance.event_log_storage.get_asset_check_execution_history(
+                AssetCheckKey(AssetKey("quotes"), name), limit=10
+            )
+            for name in (f"check_{n}" for n in range(3))
+        }
+        assert {name: [e.status.value for e in runs] for name, runs in history.items()} == {
+            f"check_{n}": ["SUCCEEDED"] for n in range(3)
+        }
 
 
 def test_a_run_asks_postgres_catalog_nothing_once_the_schema_was_found_and_a_new_table_is_seen(
@@ -225,17 +352,9 @@ def test_a_run_asks_postgres_catalog_nothing_once_the_schema_was_found_and_a_new
     """Stock dagster-postgres asks Postgres's catalog about its schema for every check evaluation,
     materialization and run event it stores (has `asset_check_executions`, which columns have
     `asset_keys` and `runs`); the production storage asks until it has found what it asks for."""
-    from dagster import AssetCheckResult, asset_check
-
     from adelie_assets.instance.pooled_postgres import PooledPostgresEventLogStorage
 
-    @asset
-    def quotes() -> MaterializeResult:
-        return MaterializeResult()
-
-    checks = [
-        asset_check(asset=quotes, name=f"check_{n}")(lambda: AssetCheckResult(passed=True)) for n in range(10)
-    ]
+    quotes, *checks = quotes_and_passing_checks(10)
     catalog: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
