@@ -1,6 +1,6 @@
 """Dagster's Postgres storage (dagster-postgres) made cheaper per stored event, rows unchanged.
 
-Two costs of dagster-postgres 0.29 that dominate a backfill run's Dagster overhead
+Costs of dagster-postgres 0.29 that dominated a run's Dagster-only time
 (bench/README.md, "Round five"; why each change is safe: docs/dagster-notes.md, "Pooled instance
 storage"):
 - every storage call outside the webserver opens a new connection (SQLAlchemy's `NullPool`); a
@@ -31,15 +31,15 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetC
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.base import EventLogStorage
+from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.migration import ASSET_KEY_INDEX_COLS
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
-from dagster._core.storage.runs.base import RunStorage
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.event_log.event_log import CHANNEL_NAME
 from dagster_postgres.run_storage import PostgresRunStorage
+from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -190,23 +190,23 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         inst_data: ConfigurableClassData | None = None,
         token_provider: Any = None,
     ) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        self._pooled_run_storage = PooledPostgresRunStorage(
+        # DagsterPostgresStorage.__init__ with the pooled classes in its attributes: calling it would
+        # build the stock run and event-log storages too, only to drop them (~50 ms per process).
+        self.postgres_url = postgres_url
+        self.should_autocreate_tables = should_autocreate_tables
+        self._inst_data = inst_data
+        self._run_storage = PooledPostgresRunStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
-        self._pooled_event_log_storage = PooledPostgresEventLogStorage(
+        self._event_log_storage = PooledPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
-        for storage in (self._pooled_run_storage, self._pooled_event_log_storage, self.schedule_storage):
+        self._schedule_storage = PostgresScheduleStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        DagsterStorage.__init__(self)
+        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             keep_one_connection(storage, postgres_url, token_provider)
-
-    @property
-    def run_storage(self) -> RunStorage:
-        return self._pooled_run_storage
-
-    @property
-    def event_log_storage(self) -> EventLogStorage:
-        return self._pooled_event_log_storage
 
     @classmethod
     def from_config_value(  # type: ignore[override]

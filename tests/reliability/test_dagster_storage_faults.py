@@ -98,7 +98,10 @@ def test_production_storage_is_dagster_postgres_keeping_one_connection(
 ) -> None:
     from dagster_postgres.event_log import PostgresEventLogStorage
 
+    DagsterInstance.from_config(str(production_storage)).dispose()  # tables created
+    before = connections[0]
     with DagsterInstance.from_config(str(production_storage)) as instance:
+        pooled_start = connections[0] - before  # every process pays it: no stock storage built on the side
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         # What a run worker is handed (DefaultRunLauncher passes the instance's ref).
         ref = instance.get_ref().storage_data
@@ -115,12 +118,15 @@ def test_production_storage_is_dagster_postgres_keeping_one_connection(
     stock = instance_home(production_storage.parent / "stock", {"postgres": yaml.safe_load(
         (production_storage / "dagster.yaml").read_text()
     )["storage"]["custom"]["config"]})  # fmt: skip
+    before = connections[0]
     with DagsterInstance.from_config(str(stock)) as instance:
+        stock_start = connections[0] - before
         materialize([ledger()], instance=instance)
         before = connections[0]
         assert materialize([ledger()], instance=instance).success
         stock_opened = connections[0] - before
     assert stock_opened >= events > LOG_LINES
+    assert 0 < pooled_start <= stock_start, (pooled_start, stock_start)
     assert opened <= 5, f"{opened} connections for {events} stored events"
 
 
