@@ -34,7 +34,7 @@ from adelie_assets.lib.history import HISTORY_TAG
 
 BANNER = DEMO_LABEL
 DEFAULT_HISTORY_DAYS = 110  # the analogs need ~100 trading days before a day (docs/analogs.md)
-RANGE_RUN_DAYS = 25  # as the assets' backfill policy (adelie_assets/defs/market/assets.py)
+RANGE_RUN_DAYS = 25  # as BACKFILL_POLICY (adelie_assets/defs/market/assets.py); KRX backfills take 100
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 

@@ -8,12 +8,13 @@ directly with the same resources (built from the same environment variables as
 days. No Dagster instance, run, event log or step machinery, and no check results: the guards run
 (they are the blocking checks' verdicts on the new rows, part of every write), but the bodies are told
 that no check is selected, so nothing else is evaluated or recorded. Same calls to the fakes, same
-rows. `--chunk 25` batches days like the assets' `BackfillPolicy.multi_run(max_partitions_per_run=25)`;
-the default (1) is a plain per-day loop. `--assets` selects a subset (default: the daily_pipeline's).
+rows. `--chunk 25 --krx-chunk 100` batches days like the assets' backfill policies (the KRX assets
+100 days a batch, each batch's days then 25 at a time for the other assets); the default (1) is a
+plain per-day loop. `--assets` selects a subset (default: the daily_pipeline's).
 
     python bench/bare_daily.py 2026-11-27
-    python bench/bare_daily.py --start 2025-11-27 --end 2026-11-27 --chunk 25
-    python bench/bare_daily.py --start 2016-11-28 --end 2026-11-27 --chunk 25 \\
+    python bench/bare_daily.py --start 2025-11-27 --end 2026-11-27 --chunk 25 --krx-chunk 100
+    python bench/bare_daily.py --start 2016-11-28 --end 2026-11-27 --chunk 25 --krx-chunk 100 \\
         --assets market_data,market_indices
 
 Prints one JSON line: seconds per asset, imports and work, and the LLM's tokens and estimated USD.
@@ -132,12 +133,19 @@ def selection(text: str | None) -> list[str]:
     return [name for name in ORDER if name in wanted]
 
 
+# Backfilled in larger batches than the other assets (defs/market/assets.py, KRX_BACKFILL_POLICY).
+KRX_ASSETS = ("market_data", "market_indices")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("days", nargs="*", help="partition keys (YYYY-MM-DD)")
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--chunk", type=int, default=1, help="days per batch (25 = the backfill policy)")
+    parser.add_argument(
+        "--krx-chunk", type=int, default=None, help="days per batch of the KRX assets (default: --chunk)"
+    )
     parser.add_argument("--assets", default=None, help="comma-separated subset (default: all of the job)")
     args = parser.parse_args(argv)
     keys = list(args.days)
@@ -150,16 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     phases = dict.fromkeys(names, 0.0)
     tokens = {"input_tokens": 0, "output_tokens": 0, "estimated_cost_usd": 0.0}
     run = steps(build())
-    for i in range(0, len(keys), args.chunk):
-        context = BareContext(partition_keys=keys[i : i + args.chunk])
-        for name in names:
-            started = time.perf_counter()
-            results = run[name](context)
-            phases[name] += time.perf_counter() - started
-            if name == "historical_cases":
-                metadata = results[0].metadata
-                for key in tokens:
-                    tokens[key] += metadata[key]
+    krx_chunk = args.krx_chunk or args.chunk
+    if krx_chunk % args.chunk:
+        parser.error("--krx-chunk must be a multiple of --chunk (as the backfill policies are)")
+    for i in range(0, len(keys), krx_chunk):
+        batch = keys[i : i + krx_chunk]
+        for names_of_batch, size in ((KRX_ASSETS, krx_chunk), (None, args.chunk)):
+            chosen = [n for n in names if (n in KRX_ASSETS) == (names_of_batch is not None)]
+            for j in range(0, len(batch), size):
+                context = BareContext(partition_keys=batch[j : j + size])
+                for name in chosen:
+                    started = time.perf_counter()
+                    results = run[name](context)
+                    phases[name] += time.perf_counter() - started
+                    if name == "historical_cases":
+                        metadata = results[0].metadata
+                        for key in tokens:
+                            tokens[key] += metadata[key]
     done = time.perf_counter()
     report = {
         "days": len(keys),

@@ -7,8 +7,8 @@ production, dagster-webserver + dagster-daemon as subprocesses, the fake KRX and
 of this process). The backfill of the selected assets (`--assets`, default every asset of the
 daily_pipeline; `app_feed` = app_briefing + app_cases, one step) is launched over GraphQL like the UI
 does; the wall time runs from the launch to the moment the backfill and all its runs are terminal
-(polled every second). Bare side: `bench/bare_daily.py --start --end --chunk 25` (the assets'
-`BackfillPolicy.multi_run(max_partitions_per_run=25)` batching, same `--assets`) against the same
+(polled every second). Bare side: `bench/bare_daily.py --start --end --chunk 25 --krx-chunk 100` (the
+assets' backfill policies' batching: KRX assets 100 days, the others 25; same `--assets`) against the same
 fakes, into its own scratch warehouse. Both warehouses start the same: empty, or, when market_analogs
 is selected, seeded with tests/history.py's ~110 days of analog history before the first day (not
 timed), so an empty `llm_cache`; the bench checks that both wrote the same rows in every table and
@@ -103,7 +103,7 @@ def set_latency(platform: object, krx_latency: float, llm_latency: float) -> Non
 
 
 def run_bare(
-    platform: object, keys: list[str], chunk: int, names: list[str], seed: bool
+    platform: object, keys: list[str], chunk: int, krx_chunk: int, names: list[str], seed: bool
 ) -> dict[str, object]:
     database = create_pg_database("adelie_bench_bare")
     try:
@@ -120,6 +120,8 @@ def run_bare(
             keys[-1],
             "--chunk",
             str(chunk),
+            "--krx-chunk",
+            str(krx_chunk),
             "--assets",
             ",".join(names),
         ]
@@ -210,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-latency", type=float, default=0.25)
     parser.add_argument("--krx-delay", type=float, default=0.0, help="ADELIE_KRX_DELAY_SECONDS for both")
     parser.add_argument("--bare-chunk", type=int, default=25, help="days per batch of the bare loop")
+    parser.add_argument(
+        "--bare-krx-chunk", type=int, default=100, help="days per batch of the bare loop's KRX assets"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the backfill")
     parser.add_argument("--wait-for-harness", type=float, default=0, help="seconds to poll for the harness")
     parser.add_argument(
@@ -252,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_bare:
             set_latency(platform, args.krx_latency, args.llm_latency)
             print(f"  bare loop starts; load average {os.getloadavg()[0]:.2f}", flush=True)
-            bare = run_bare(platform, keys, args.bare_chunk, names, seed)
+            bare = run_bare(platform, keys, args.bare_chunk, args.bare_krx_chunk, names, seed)
             calls["bare"] = (platform.krx.data_request_count, platform.llm.completion_count)
             print(f"  bare loop: {bare['measured'].wall:.1f} s", flush=True)
         if not args.skip_dagster:
@@ -263,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  dagster backfill: {dagster['finished'] - dagster['launched']:.1f} s", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
-    chunks = -(-n // args.bare_chunk)
+    chunks = -(-n // args.bare_krx_chunk)  # market_indices: one call per index and batch
     expected_calls = (
         2 * n * ("market_data" in names) + 2 * chunks * ("market_indices" in names),
         THEMES_PER_DAY * n * ("historical_cases" in names),

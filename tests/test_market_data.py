@@ -230,3 +230,75 @@ def test_a_run_that_calls_krx_imports_no_matplotlib(fake_krx: FakeKrx, tmp_path:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[-2:] == ["2388", "[]"]
+
+
+# --- a range run (a backfill chunk): a failure costs its day only ------------------------------
+
+RANGE_DAYS = [date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)]
+
+
+def run_range(krx: KRX, warehouse: Warehouse, instance: DagsterInstance):
+    return materialize(
+        [market_data],
+        tags={
+            "dagster/asset_partition_range_start": RANGE_DAYS[0].isoformat(),
+            "dagster/asset_partition_range_end": RANGE_DAYS[-1].isoformat(),
+        },
+        resources={"krx": krx, "warehouse": warehouse},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def check_evaluations(instance: DagsterInstance) -> dict[str, list[str]]:
+    """check name -> the partitions it recorded a result for, in the instance's event log."""
+    from dagster import DagsterEventType, EventRecordsFilter
+
+    records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_CHECK_EVALUATION))
+    found: dict[str, list[str]] = {}
+    for record in records:
+        data = record.event_log_entry.dagster_event.event_specific_data
+        found.setdefault(data.check_name, []).append(data.partition)
+    return {name: sorted(partitions) for name, partitions in found.items()}
+
+
+def test_a_range_run_refuses_a_bad_day_alone_and_records_the_days_it_wrote(
+    fake_krx: FakeKrx, sqlite_warehouse_url: str
+):
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    instance = DagsterInstance.ephemeral()
+    # KRX answers the KOSPI quotes of the 25th with dashes only (a closed day's answer).
+    fake_krx.set_fault("all_dash", markets="STK", days="20261125")
+    result = run_range(krx_for(fake_krx), warehouse, instance)
+
+    assert not result.success
+    text = step_failures(result)["market_data"]
+    assert "2026-11-25" in text
+    assert "other 3 of 4 day(s) were written and recorded as materialized" in text
+    # The run went on after the refused day: every day was asked for, one call at a time.
+    assert sorted({r.trd_dd for r in fake_krx.requests}) == [d.strftime("%Y%m%d") for d in RANGE_DAYS]
+    good = [RANGE_DAYS[0], *RANGE_DAYS[2:]]
+    rows = warehouse.read_market_data(RANGE_DAYS)
+    assert rows.groupby("trade_date").size().to_dict() == dict.fromkeys(good, 2388)
+    # Dagster knows what the warehouse holds: the three written days are materialized, with their
+    # checks; the refused day is not (a backfill re-runs it alone).
+    assert instance.get_materialized_partitions(market_data.key) == {d.isoformat() for d in good}
+    evaluations = check_evaluations(instance)
+    assert len(evaluations) == 6
+    assert all(days == [d.isoformat() for d in good] for days in evaluations.values()), evaluations
+
+
+def test_a_range_run_stops_at_a_krx_outage_and_records_the_days_before_it(
+    fake_krx: FakeKrx, sqlite_warehouse_url: str
+):
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    instance = DagsterInstance.ephemeral()
+    # From the 26th on KRX answers LOGOUT: the session is gone, asking for more days cannot help.
+    fake_krx.set_fault("logout", days=["20261126", "20261127"])
+    result = run_range(krx_for(fake_krx, retry_backoff_seconds=0), warehouse, instance)
+
+    assert not result.success
+    assert "LOGOUT" in step_failures(result)["market_data"]
+    assert "20261127" not in {r.trd_dd for r in fake_krx.requests}
+    assert sorted(warehouse.read_market_data(RANGE_DAYS)["trade_date"].unique()) == RANGE_DAYS[:2]
+    assert instance.get_materialized_partitions(market_data.key) == {d.isoformat() for d in RANGE_DAYS[:2]}

@@ -246,3 +246,42 @@ def test_verdicts_pass_a_normal_day_and_name_what_is_wrong():
     assert not disordered.passed and "KOSPI: low 2490.0" in disordered.description
     big = index_move_verdict(_rows(change_pct=-21.0))
     assert not big.passed and "KOSPI -21.00%" in big.description
+
+
+def test_a_range_run_refuses_an_implausible_day_alone_and_writes_the_others(
+    fake_krx: FakeKrx, sqlite_warehouse_url: str, monkeypatch
+):
+    from adelie_fakes.krx import indices as fake_indices
+
+    real = fake_indices.index_answer
+
+    def kospi_high_below_its_low_on_the_26th(*request: str) -> dict:
+        body = real(*request)
+        for row in body["output"]:
+            if request[0] == "1" and row["TRD_DD"] == "2026/11/26":
+                row["HGPRC_IDX"] = "1,000.00"
+        return body
+
+    monkeypatch.setattr("adelie_fakes.krx.server.index_answer", kospi_high_below_its_low_on_the_26th)
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    instance = DagsterInstance.ephemeral()
+    days = trading_days(date(2026, 11, 24), DAY)
+    result = materialize(
+        [market_indices],
+        tags={
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": DAY.isoformat(),
+        },
+        resources={"krx": krx_for(fake_krx), "warehouse": warehouse},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    text = step_failures(result)["market_indices"]
+    refused = "market_indices rows of 2026-11-26 were refused before writing: [index_values_plausible]"
+    assert refused in text
+    assert "KOSPI: low" in text and "other 3 of 4 day(s) were written" in text
+    good = [day for day in days if day != date(2026, 11, 26)]
+    rows = warehouse.read(market_indices_table, days)
+    assert rows.groupby("trade_date").size().to_dict() == dict.fromkeys(good, 2)
+    assert instance.get_materialized_partitions(market_indices.key) == {d.isoformat() for d in good}

@@ -24,7 +24,6 @@ from adelie_assets.lib.partitioned_checks import (
     DayReader,
     Verdicts,
     evaluate,
-    refused_day,
     table_reader,
 )
 from adelie_assets.resources.warehouse import Warehouse
@@ -50,14 +49,30 @@ def staged_verdicts(
         ) from exc
 
 
+def refused_days(
+    declarations: Sequence[DailyCheck], verdicts: Verdicts, table: str, source: str
+) -> dict[date, Failure]:
+    """Each day a blocking check of `declarations` failed on, with the step's failure for it (no
+    retry: the same inputs fail the same way), naming each failed check and what it found."""
+    refused: dict[date, Failure] = {}
+    for day in sorted({day for by_day in verdicts.values() for day in by_day}):
+        failed = {
+            d.name: verdict
+            for d in declarations
+            if d.blocking and d.name in verdicts and not (verdict := verdicts[d.name][day]).passed
+        }
+        if failed:
+            refused[day] = refusal(guard_error(table, day, failed, source), day)
+    return refused
+
+
 def refuse_failed_days(
     declarations: Sequence[DailyCheck], verdicts: Verdicts, table: str, source: str
 ) -> None:
-    """Fail the step (no retry: the same inputs fail the same way) if a blocking check failed on a day."""
-    refused = refused_day(declarations, verdicts)
-    if refused is not None:
-        day, failed = refused
-        raise refusal(guard_error(table, day, failed, source), day) from None
+    """Fail the step on the first day a blocking check failed on, if any."""
+    refused = refused_days(declarations, verdicts, table, source)
+    if refused:
+        raise next(iter(refused.values())) from None
 
 
 def replace_checked(

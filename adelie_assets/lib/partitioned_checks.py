@@ -266,22 +266,6 @@ def merged(parts: Sequence[Verdicts]) -> Verdicts:
     return verdicts
 
 
-def refused_day(
-    declarations: Sequence[DailyCheck], verdicts: Verdicts
-) -> tuple[date, dict[str, Verdict]] | None:
-    """The first day a blocking check failed, with each failed blocking verdict of that day."""
-    days = sorted({day for by_day in verdicts.values() for day in by_day})
-    for day in days:
-        failed = {
-            d.name: verdict
-            for d in declarations
-            if d.blocking and not (verdict := verdicts[d.name][day]).passed
-        }
-        if failed:
-            return day, failed
-    return None
-
-
 def check_results(
     context: AssetExecutionContext, declarations: Sequence[DailyCheck], verdicts: Verdicts
 ) -> Iterator[CheckEvent]:

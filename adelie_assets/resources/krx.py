@@ -24,6 +24,7 @@ from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
 from adelie_assets.resources.krx_errors import (
+    KrxClosedDayError,
     KrxConfigError,
     KrxDataError,
     KrxError,
@@ -46,6 +47,7 @@ __all__ = [
     "COLUMNS",
     "INDEX_COLUMNS",
     "KRX",
+    "KrxClosedDayError",
     "KrxConfigError",
     "KrxDataError",
     "KrxError",
@@ -233,7 +235,7 @@ class KRX(ConfigurableResource):
                 )
             parsed = parse_quotes(raw, market_code, day)
             if parsed["close"].isna().all() or parsed["close"].fillna(0).eq(0).all():
-                raise KrxError(
+                raise KrxClosedDayError(
                     f"KRX returned every {market} ticker without prices ('-') for {day}, which the KRX "
                     "calendar calls a trading day: either KRX has not published the day yet (outage), or "
                     "the day is a closure missing from holidays.financial_holidays('XKRX')."

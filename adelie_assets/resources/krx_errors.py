@@ -20,3 +20,8 @@ class KrxTransientError(KrxError):
 class KrxDataError(KrxError):
     """KRX answered, but with data we cannot read or must not store: the message names the ticker,
     the field and the value. Retrying the same day gives the same answer."""
+
+
+class KrxClosedDayError(KrxError):
+    """KRX answered a day the calendar calls a trading day without a price: a closure missing from the
+    calendar, or a day KRX has not published yet. Another day's answer may be fine."""

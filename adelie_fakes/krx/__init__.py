@@ -59,13 +59,15 @@ A synthetic day right after 20210122 does not continue from the recorded 2021012
 
 Faults
 ------
-``set_fault(name, markets=None, times=None, hang_seconds=None)`` switches a fault on at run time
+``set_fault(name, markets=None, times=None, hang_seconds=None, days=None)`` switches a fault on at run time
 (thread-safe); ``set_fault(None)`` switches it off. Only one fault is active at a time.
 
 ``markets`` limits a fault to requests for those markets. An ``ALL`` request counts as a request for each
 market, and the faults that change rows (``all_dash``, ``empty_rows``, ``huge_volume``) then change only
 the rows of those markets. ``times=N`` ends the fault after N requests it applied to (an outage that
-ends). The data faults count data requests; the login faults count login POSTs.
+ends). ``days`` (trading days as YYYYMMDD) limits a data fault to the quote requests of those days,
+e.g. one bad day inside a backfill's range. The data faults count data requests; the login faults
+count login POSTs.
 
 ===================  ============================================================================
 ``logout``           HTTP 400, body ``LOGOUT`` (the session stays valid; see ``expire_sessions()``)

@@ -38,6 +38,10 @@ class _Fault:
     markets: frozenset[str] | None
     remaining: int | None
     hang_seconds: float | None
+    days: frozenset[str] | None = None  # quote requests of these trdDd only; None: every request
+
+    def applies_on(self, trd_dd: str) -> bool:
+        return self.days is None or trd_dd in self.days
 
     def applies_to(self, mkt_id: str) -> bool:
         if self.markets is None or mkt_id in self.markets:

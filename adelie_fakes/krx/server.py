@@ -139,8 +139,10 @@ class FakeKrx:
         markets: Iterable[str] | str | None = None,
         times: int | None = None,
         hang_seconds: float | None = None,
+        days: Iterable[str] | None = None,
     ) -> None:
-        """Switch to ``fault`` (one of ``FAULTS``) or, with None, back to normal (see the package docs)."""
+        """Switch to ``fault`` (one of ``FAULTS``) or, with None, back to normal (see the package docs).
+        ``days``: only the quote requests of those trading days (YYYYMMDD, KRX's trdDd) get it."""
         if fault is None:
             with self._lock:
                 self._fault = None
@@ -158,8 +160,11 @@ class FakeKrx:
             raise ValueError(f"times must be a positive int or None; got {times!r}")
         if hang_seconds is not None and hang_seconds < 0:
             raise ValueError(f"hang_seconds must be >= 0; got {hang_seconds!r}")
+        day_scope = None if days is None else frozenset([days] if isinstance(days, str) else days)
+        if day_scope is not None and not (day_scope and all(len(d) == 8 and d.isdigit() for d in day_scope)):
+            raise ValueError(f"days must be trading days as YYYYMMDD (KRX's trdDd); not {sorted(day_scope)}")
         with self._lock:
-            self._fault = _Fault(fault, scope, times, hang_seconds)
+            self._fault = _Fault(fault, scope, times, hang_seconds, day_scope)
 
     def clear_fault(self) -> None:
         self.set_fault(None)
@@ -176,12 +181,16 @@ class FakeKrx:
         with self._lock:
             return None if self._fault is None else self._fault.remaining
 
-    def _take_fault(self, kind: str, mkt_id: str = "", skip_dup: bool = False) -> _Fault | None:
+    def _take_fault(
+        self, kind: str, mkt_id: str = "", skip_dup: bool = False, trd_dd: str = ""
+    ) -> _Fault | None:
         with self._lock:
             fault = self._fault
             if fault is None:
                 return None
-            if kind == "data" and (fault.name not in DATA_FAULTS or not fault.applies_to(mkt_id)):
+            if kind == "data" and (
+                fault.name not in DATA_FAULTS or not fault.applies_to(mkt_id) or not fault.applies_on(trd_dd)
+            ):
                 return None
             if kind == "login" and (
                 fault.name not in LOGIN_FAULTS or (fault.name == "duplicate_login" and skip_dup)
@@ -329,7 +338,7 @@ class FakeKrx:
             if self.require_login and not self._logged_in(handler):
                 response = (400, b"LOGOUT")
             else:
-                fault = self._take_fault("data", mkt_id)
+                fault = self._take_fault("data", mkt_id, trd_dd=trd_dd)
                 fault_name = None if fault is None else fault.name
                 response = self._answer_data(bld, mkt_id, trd_dd, fault, form)
         finally:
@@ -394,6 +403,7 @@ class FakeKrx:
                     markets=request.get("markets"),
                     times=request.get("times"),
                     hang_seconds=request.get("hang_seconds"),
+                    days=request.get("days"),
                 )
             except (ValueError, TypeError) as error:
                 reply(400, {"error": str(error)})

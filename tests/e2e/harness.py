@@ -792,7 +792,8 @@ class Platform:
     def wait_for_backfill_runs(self, backfill_id: str, timeout: float) -> list[dict[str, Any]]:
         """The backfill's runs once it has launched some and all of them finished. Sooner than
         wait_for_backfill: the daemon marks the backfill finished on its next loop, up to 30 s later.
-        Meant for single-chunk backfills, whose runs are all launched in one daemon loop."""
+        Meant for backfills whose runs are all launched in one daemon loop: one chunk of assets that
+        share a backfill policy (the KRX assets' runs come a loop before their downstream's)."""
 
         def probe() -> list[dict[str, Any]] | None:
             self._check_alive()
@@ -833,6 +834,7 @@ class Platform:
             ... on Run {
               runId status jobName startTime endTime tags { key value }
               stepStats { stepKey status startTime endTime }
+              assetSelection { path }
             }
             ... on RunNotFoundError { message }
             ... on PythonError { message }
@@ -841,6 +843,8 @@ class Platform:
         result = self.graphql(query, {"id": run_id})["runOrError"]
         if result["__typename"] != "Run":
             raise PlatformError(f"runOrError: {result['__typename']}: {result.get('message')}")
+        # The selected assets' keys, sorted ("market_data", ...).
+        result["assetSelection"] = sorted("/".join(key["path"]) for key in result["assetSelection"] or [])
         return result
 
     def wait_for_run(self, run_id: str, timeout: float) -> dict[str, Any]:

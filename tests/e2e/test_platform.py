@@ -92,8 +92,10 @@ def test_lineage_and_trading_day_partitions(platform: Platform) -> None:
     for node in nodes.values():
         assert node["partitionDefinition"]["type"] == "TIME_WINDOW"
         assert node["partitionDefinition"]["description"].startswith("0 18 * * 1-5, starting 2000-01-04")
-        # One policy for all: a backfill chunk holds every asset of its days in one run.
-        assert node["backfillPolicy"] == {"policyType": "MULTI_RUN", "maxPartitionsPerRun": 25}
+    # The KRX assets refuse a bad day alone, so their chunks are larger (defs/market/assets.py).
+    policies = {name: node["backfillPolicy"]["maxPartitionsPerRun"] for name, node in nodes.items()}
+    assert policies == {name: 100 if name in POOLS and POOLS[name] == ["krx"] else 25 for name in nodes}
+    assert {node["backfillPolicy"]["policyType"] for node in nodes.values()} == {"MULTI_RUN"}
     assert {name: node["pools"] for name, node in nodes.items() if node["pools"]} == POOLS
 
     market = nodes["market_data"]
@@ -147,6 +149,7 @@ def test_schedule_is_running_with_the_next_weekday_0800_kst_tick(platform: Platf
 GOOD_DAYS = ["2026-11-23", "2026-11-24", "2026-11-25"]
 # After the good days, whose history they have: with KRX up, every asset of these days would succeed.
 FAULT_BACKFILL_DAY, FAULT_RUN_DAY = "2026-11-26", "2026-11-27"
+PARTLY_BAD_ASSETS = ["market_data", "market_indices", "daily_themes"]
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +165,9 @@ def backfills(platform: Platform) -> dict[str, Any]:
     seed_history_before(Warehouse(url=platform.warehouse_url), date.fromisoformat(GOOD_DAYS[0]))
     started = time.monotonic()
     good_id = platform.launch_asset_backfill(ASSETS, GOOD_DAYS, title="e2e three days")
-    platform.wait_for_backfill_runs(good_id, timeout=BACKFILL_TIMEOUT)
-    good_runs_seconds = time.monotonic() - started
+    # The KRX assets' run first, the others' a daemon loop later: both done before KRX breaks.
+    good = platform.wait_for_backfill(good_id, timeout=BACKFILL_TIMEOUT)
+    good_seconds = time.monotonic() - started
 
     completions_before = platform.llm.completion_count
     platform.krx.set_fault("logout")
@@ -176,14 +180,39 @@ def backfills(platform: Platform) -> dict[str, Any]:
         platform.krx.clear_fault()
     completions_during_fault = platform.llm.completion_count - completions_before
 
-    good = platform.wait_for_backfill(good_id, timeout=BACKFILL_TIMEOUT)
-    good_seconds = time.monotonic() - started
+    # One bad day inside a chunk: KRX answers the middle good day's KOSPI quotes with dashes only.
+    # The days around it are re-run with the same answers, so the tables stay as the good backfill
+    # left them.
+    platform.krx.set_fault("all_dash", markets="STK", days=GOOD_DAYS[1].replace("-", ""))
+    try:
+        partly_id = platform.launch_asset_backfill(
+            PARTLY_BAD_ASSETS, GOOD_DAYS, title="e2e one bad day in a chunk"
+        )
+        platform.wait_for_backfill_runs(partly_id, timeout=BACKFILL_TIMEOUT)  # the KRX assets' run
+    finally:
+        platform.krx.clear_fault()
+
     bad = platform.wait_for_backfill(bad_id, timeout=BACKFILL_TIMEOUT)
+    partly = platform.wait_for_backfill(partly_id, timeout=BACKFILL_TIMEOUT)
     print(
-        f"three-day backfill: runs done after {good_runs_seconds:.0f} s, marked "
-        f"{good['status']} after {good_seconds:.0f} s; both scenarios {time.monotonic() - started:.0f} s"
+        f"three-day backfill: marked {good['status']} after {good_seconds:.0f} s; "
+        f"all three scenarios {time.monotonic() - started:.0f} s"
     )
-    return {"good": good, "bad": bad, "daily": daily, "completions_during_fault": completions_during_fault}
+    return {
+        "good": good,
+        "bad": bad,
+        "partly": partly,
+        "daily": daily,
+        "completions_during_fault": completions_during_fault,
+    }
+
+
+def run_days(run: dict[str, Any]) -> tuple[str, str]:
+    """The first and last partition of a run (one partition: twice the same)."""
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
 
 
 def per_day(platform: Platform, sql: str) -> list[tuple[Any, ...]]:
@@ -196,12 +225,18 @@ def test_backfill_of_three_days_writes_every_table(platform: Platform, backfills
     backfill = backfills["good"]
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert backfill["isAssetBackfill"] and backfill["numPartitions"] == 3
-    # One run holds every asset of the chunk (one backfill policy for all), in dependency order.
-    [run] = backfill["runs"]
-    assert run["status"] == "SUCCESS"
-    stats = platform.step_stats(run["runId"])
+    # Two runs, one per backfill policy: the KRX assets, then every other asset of the three days
+    # in one run, in dependency order.
+    runs = sorted((platform.run(r["runId"]) for r in backfill["runs"]), key=lambda r: r["startTime"])
+    assert [r["assetSelection"] for r in runs] == [
+        ["market_data", "market_indices"],
+        sorted(set(ASSETS) - {"market_data", "market_indices"}),
+    ]
+    assert [run_days(r) for r in runs] == [(GOOD_DAYS[0], GOOD_DAYS[-1])] * 2
+    stats = {step: status for r in runs for step, status in platform.step_stats(r["runId"]).items()}
     assert {step: stats.get(step) for step in ASSET_STEPS} == dict.fromkeys(ASSET_STEPS, "SUCCESS"), stats
     assert all(status == "SUCCESS" for status in stats.values()), stats  # the asset checks too
+    assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"]
 
     assert per_day(
         platform,
@@ -276,6 +311,25 @@ def test_failing_krx_fails_market_data_and_never_runs_historical_cases(
         "SELECT count(*) FROM app_daily_briefings WHERE briefing_date IN (%s, %s)", fault_days
     )
     assert briefings == [(0,)]
+
+
+def test_one_bad_day_in_a_chunk_fails_that_day_alone(platform: Platform, backfills: dict[str, Any]) -> None:
+    """A KRX asset's chunk with one refused day records the days it wrote, so the backfill fails that
+    day (and what depends on it) only: daily_themes runs for the two other days, not for it."""
+    backfill = backfills["partly"]
+    assert backfill["status"] == "COMPLETED_FAILED", backfill
+    runs = sorted((platform.run(r["runId"]) for r in backfill["runs"]), key=lambda r: r["startTime"])
+    krx, *downstream = runs
+    assert krx["assetSelection"] == ["market_data", "market_indices"] and krx["status"] == "FAILURE"
+    stats = platform.step_stats(krx["runId"])
+    assert (stats["market_data"], stats["market_indices"]) == ("FAILURE", "SUCCESS"), stats
+    assert [(r["assetSelection"], r["status"]) for r in downstream] == [(["daily_themes"], "SUCCESS")] * 2
+    first, bad, last = GOOD_DAYS
+    assert sorted(run_days(r) for r in downstream) == [(first, first), (last, last)]
+    # The refused day kept the good backfill's rows.
+    assert platform.warehouse_query("SELECT count(*) FROM market_data WHERE trade_date = %s", (bad,)) == [
+        (ROWS_PER_DAY,)
+    ]
 
 
 def test_stop_mid_run_leaves_no_process_and_no_database(platform: Platform) -> None:

@@ -2,12 +2,14 @@
 
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -32,7 +34,8 @@ from adelie_assets.lib.partitioned_checks import (
     merged,
     stored_check_results,
 )
-from adelie_assets.resources.krx import KRX, KrxDataError
+from adelie_assets.lib.range_runs import refused_days_failure, written_days
+from adelie_assets.resources.krx import KRX, KrxClosedDayError, KrxDataError
 from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError, market_data_table
 
 MARKET_DATA_SCHEMA = TableSchema(
@@ -53,9 +56,25 @@ MARKET_DATA_SCHEMA = TableSchema(
     ]
 )
 
-# Range-aware: a backfill runs in chunks of days instead of one process per day, while a failure
-# costs at most one chunk's bookkeeping (each day is still written atomically on its own).
+# Range-aware: a backfill runs in chunks of days instead of one process per day. The assets
+# downstream of KRX replace their chunk at once (a failure costs the chunk's bookkeeping: 25 days).
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=25)
+# The KRX assets refuse a bad day alone and record the days they wrote (lib/range_runs.py), so a
+# failure costs that day whatever the chunk: 100 days a run, a quarter of the runs' start-up cost.
+# One run of 100 days is ~200 polite KRX requests, well inside run_monitoring's max_runtime_seconds.
+KRX_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=100)
+
+
+def day_metadata(frame: pd.DataFrame, warehouse: Warehouse) -> dict[str, object]:
+    """What the materialization of one day records when its range run fails on another day."""
+    markets = frame["market"].value_counts()
+    return {
+        "dagster/row_count": len(frame),
+        "rows_kospi": int(markets.get("KOSPI", 0)),
+        "rows_kosdaq": int(markets.get("KOSDAQ", 0)),
+        "halted_tickers": int(frame["halted"].sum()),
+        "warehouse": warehouse.describe(),
+    }
 
 
 def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
@@ -103,7 +122,7 @@ def movers_preview(frame: pd.DataFrame, count: int = 5) -> str:
     check_specs=check_specs(MARKET_DATA_CHECKS),
     can_subset=True,
     partitions_def=trading_day_partitions,
-    backfill_policy=BACKFILL_POLICY,
+    backfill_policy=KRX_BACKFILL_POLICY,
     pool="krx",
 )
 def market_data(
@@ -121,6 +140,10 @@ def market_data(
     krx_seconds = 0.0
     last_frame = pd.DataFrame()
     verdicts: list[Verdicts] = []
+    # Each day is written atomically on its own; a range run's day that fails for its data is
+    # refused alone (the run goes on with the next day), so a failure costs that day only.
+    written: dict[date, dict[str, object]] = {}
+    refused: dict[date, Failure] = {}
     for day in days:
         started = time.monotonic()
         try:
@@ -128,22 +151,40 @@ def market_data(
             krx_seconds += time.monotonic() - started
             # What the checks record, on the new rows; before the write, as the previous day's count
             # they compare with is the stored one.
-            verdicts.append(
-                staged_verdicts(
-                    MARKET_DATA_CHECKS, warehouse, market_data_table, [day], frame, READ_MARKET_DATA
-                )
+            day_verdicts = staged_verdicts(
+                MARKET_DATA_CHECKS, warehouse, market_data_table, [day], frame, READ_MARKET_DATA
             )
             # The guards run on the new rows first: an answer that fails one replaces nothing.
             warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
         except (DataGuardError, KrxDataError, WarehouseDataError) as exc:
             # A data problem: a retry of the same answer fails the same way.
-            raise refusal(exc, day) from None
+            refused[day] = refusal(exc, day)
+            context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
+            continue
+        except KrxClosedDayError as exc:
+            if len(days) == 1:
+                raise
+            # A day without prices (a closure the calendar lacks): refused; the next days may be fine.
+            refused[day] = refusal(exc, day)
+            context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
+            continue
+        except Exception:
+            # KRX or the warehouse unusable (a lost login, a ban, an outage past the retries): the
+            # next days would fail the same way, and more KRX requests risk a ban. The days already
+            # written are recorded.
+            yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
+            raise
+        verdicts.append(day_verdicts)
+        written[day] = day_metadata(frame, warehouse)
         rows_by_day[day.isoformat()] = len(frame)
         context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
         for market, count in frame["market"].value_counts().items():
             rows_by_market[str(market)] = rows_by_market.get(str(market), 0) + int(count)
         halted += int(frame["halted"].sum())
         last_frame = frame
+    if refused:
+        yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
+        raise refused_days_failure(refused, len(written), len(days))
 
     total = sum(rows_by_market.values())
     metadata: dict[str, object] = {

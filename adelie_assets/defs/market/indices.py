@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pandas as pd
 from dagster import (
@@ -18,11 +19,12 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.keys import MARKET_INDICES
-from adelie_assets.defs.market.assets import BACKFILL_POLICY
+from adelie_assets.defs.market.assets import KRX_BACKFILL_POLICY
 from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
-from adelie_assets.lib.check_guards import replace_checked
+from adelie_assets.lib.check_guards import refused_days, staged_verdicts
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
+from adelie_assets.lib.range_runs import refused_days_failure, written_days
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
@@ -52,6 +54,13 @@ def indices_preview(frame: pd.DataFrame) -> str:
     return markdown.table(headers, rows)
 
 
+def day_metadata(frame: pd.DataFrame, day: date, warehouse: Warehouse) -> dict[str, object]:
+    """What the materialization of one day records when its range run fails on another day."""
+    rows = frame[frame["trade_date"] == day]
+    closes = {f"{row.index_name.lower()}_close": round(float(row.close), 2) for row in rows.itertuples()}
+    return {"dagster/row_count": len(rows), **closes, "warehouse": warehouse.describe()}
+
+
 @multi_asset(
     name="market_indices",
     specs=[
@@ -79,7 +88,7 @@ def indices_preview(frame: pd.DataFrame) -> str:
     check_specs=check_specs(MARKET_INDICES_CHECKS),
     can_subset=True,
     partitions_def=trading_day_partitions,
-    backfill_policy=BACKFILL_POLICY,
+    backfill_policy=KRX_BACKFILL_POLICY,
     pool="krx",
 )
 def market_indices(
@@ -94,10 +103,26 @@ def market_indices(
     started = time.monotonic()
     frame = krx.fetch_indices(days)
     krx_seconds = time.monotonic() - started
-    # The blocking checks run on the new rows first (guards): a bad answer replaces nothing.
-    written, verdicts = replace_checked(
-        warehouse, MARKET_INDICES_CHECKS, market_indices_table, days, frame, "KRX"
-    )
+    # The blocking checks run on the new rows first (guards): a day they refuse replaces nothing, and
+    # in a range run only that day fails (the others are written and recorded).
+    verdicts = staged_verdicts(MARKET_INDICES_CHECKS, warehouse, market_indices_table, days, frame)
+    refused = refused_days(MARKET_INDICES_CHECKS, verdicts, market_indices_table.name, "KRX")
+    passing = [day for day in days if day not in refused]
+    if passing:
+        rows = frame[frame["trade_date"].isin(passing)] if refused else frame
+        warehouse.replace_partition(market_indices_table, passing, rows, source="KRX")
+    if refused:
+        for day, failure in refused.items():
+            context.log.error(f"market_indices {day} refused, nothing replaced: {failure.description}")
+        yield from written_days(
+            context,
+            MARKET_INDICES,
+            {day: day_metadata(frame, day, warehouse) for day in passing},
+            MARKET_INDICES_CHECKS,
+            verdicts,
+        )
+        raise refused_days_failure(refused, len(passing), len(days))
+    written = len(frame)
     context.log.info(
         f"market_indices {days[0]}..{days[-1]}: {written} rows written to {warehouse.describe()}"
     )
