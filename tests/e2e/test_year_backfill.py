@@ -1,7 +1,8 @@
 """Load test (issue 6): a long range of trading days of every asset, backfilled through the daemon.
 
-The whole year by default (245 trading days, ten runs: 312 s on the 2-core box since the checks are
-recorded by the asset steps; ~13 min before); ADELIE_LOAD_TEST_DAYS=N bounds it to the last N days
+The whole year by default (245 trading days: 3 runs of the KRX assets and 10 of the others; 312 s on
+the 2-core box with 10 runs of all assets, ~13 min before the checks were recorded by the asset
+steps); ADELIE_LOAD_TEST_DAYS=N bounds it to the last N days
 of the year below. Timings of the full year are bench/bench_backfill.py's, not this test's.
 
 One launchPartitionBackfill of those KRX trading days; the daemon splits it by the assets'
