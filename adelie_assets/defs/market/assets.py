@@ -65,7 +65,7 @@ BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=25)
 KRX_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=100)
 
 
-def day_metadata(frame: pd.DataFrame, warehouse: Warehouse) -> dict[str, object]:
+def day_metadata(frame: pd.DataFrame, warehouse: Warehouse) -> dict[str, int | str]:
     """What the materialization of one day records when its range run fails on another day."""
     markets = frame["market"].value_counts()
     return {
@@ -134,15 +134,12 @@ def market_data(
     # Every key is checked before the first KRX call: a bad range costs no requests.
     days = [parse_partition_key(key) for key in context.partition_keys]
     warehouse.engine()  # an unreachable warehouse fails here, before any KRX request is spent
-    rows_by_market: dict[str, int] = {}
-    rows_by_day: dict[str, int] = {}
-    halted = 0
     krx_seconds = 0.0
     last_frame = pd.DataFrame()
     verdicts: list[Verdicts] = []
     # Each day is written atomically on its own; a range run's day that fails for its data is
     # refused alone (the run goes on with the next day), so a failure costs that day only.
-    written: dict[date, dict[str, object]] = {}
+    written: dict[date, dict[str, int | str]] = {}
     refused: dict[date, Failure] = {}
     for day in days:
         started = time.monotonic()
@@ -156,15 +153,12 @@ def market_data(
             )
             # The guards run on the new rows first: an answer that fails one replaces nothing.
             warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
-        except (DataGuardError, KrxDataError, WarehouseDataError) as exc:
-            # A data problem: a retry of the same answer fails the same way.
-            refused[day] = refusal(exc, day)
-            context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
-            continue
-        except KrxClosedDayError as exc:
-            if len(days) == 1:
+        except (DataGuardError, KrxDataError, WarehouseDataError, KrxClosedDayError) as exc:
+            # A data problem (a retry of the same answer fails the same way), or a day without prices
+            # (a closure the calendar lacks: the next days may be fine). A one-day run raises the
+            # latter as it is.
+            if isinstance(exc, KrxClosedDayError) and len(days) == 1:
                 raise
-            # A day without prices (a closure the calendar lacks): refused; the next days may be fine.
             refused[day] = refusal(exc, day)
             context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
             continue
@@ -176,27 +170,27 @@ def market_data(
             raise
         verdicts.append(day_verdicts)
         written[day] = day_metadata(frame, warehouse)
-        rows_by_day[day.isoformat()] = len(frame)
         context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
-        for market, count in frame["market"].value_counts().items():
-            rows_by_market[str(market)] = rows_by_market.get(str(market), 0) + int(count)
-        halted += int(frame["halted"].sum())
         last_frame = frame
     if refused:
         yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
         raise refused_days_failure(refused, len(written), len(days))
 
-    total = sum(rows_by_market.values())
+    # The run's totals, from what each day recorded.
+    def summed(key: str) -> int:
+        return sum(int(day_written[key]) for day_written in written.values())
+
+    rows_by_day = {day.isoformat(): int(m["dagster/row_count"]) for day, m in written.items()}
     metadata: dict[str, object] = {
-        "dagster/row_count": total,
+        "dagster/row_count": summed("dagster/row_count"),
         "dagster/column_schema": MARKET_DATA_SCHEMA,
         "days": len(days),
         # A range run (backfill) records the same metadata on each of its partitions: the totals
         # above are the run's; this map says what each day got.
         "rows_by_day": MetadataValue.json(rows_by_day),
-        "rows_kospi": rows_by_market.get("KOSPI", 0),
-        "rows_kosdaq": rows_by_market.get("KOSDAQ", 0),
-        "halted_tickers": halted,
+        "rows_kospi": summed("rows_kospi"),
+        "rows_kosdaq": summed("rows_kosdaq"),
+        "halted_tickers": summed("halted_tickers"),
         "krx_seconds": round(krx_seconds, 3),
         "warehouse": warehouse.describe(),
         "preview": MetadataValue.md(
