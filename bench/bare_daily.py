@@ -8,13 +8,13 @@ directly with the same resources (built from the same environment variables as
 days. No Dagster instance, run, event log or step machinery, and no check results: the guards run
 (they are the blocking checks' verdicts on the new rows, part of every write), but the bodies are told
 that no check is selected, so nothing else is evaluated or recorded. Same calls to the fakes, same
-rows. `--chunk 25 --krx-chunk 100` batches days like the assets' backfill policies (the KRX assets
-100 days a batch, each batch's days then 25 at a time for the other assets); the default (1) is a
+rows. `--chunk 25 --krx-chunk 250` batches days like the assets' backfill policies (the KRX assets
+250 days a batch, each batch's days then 25 at a time for the other assets); the default (1) is a
 plain per-day loop. `--assets` selects a subset (default: the daily_pipeline's).
 
     python bench/bare_daily.py 2026-11-27
-    python bench/bare_daily.py --start 2025-11-27 --end 2026-11-27 --chunk 25 --krx-chunk 100
-    python bench/bare_daily.py --start 2016-11-28 --end 2026-11-27 --chunk 25 --krx-chunk 100 \\
+    python bench/bare_daily.py --start 2025-11-27 --end 2026-11-27 --chunk 25 --krx-chunk 250
+    python bench/bare_daily.py --start 2016-11-28 --end 2026-11-27 --chunk 25 --krx-chunk 250 \\
         --assets market_data,market_indices
 
 Prints one JSON line: seconds per asset, imports and work, and the LLM's tokens and estimated USD.
@@ -161,10 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     krx_chunk = args.krx_chunk or args.chunk
     if krx_chunk % args.chunk:
         parser.error("--krx-chunk must be a multiple of --chunk (as the backfill policies are)")
+    krx_names = [n for n in names if n in KRX_ASSETS]
+    other_names = [n for n in names if n not in KRX_ASSETS]
     for i in range(0, len(keys), krx_chunk):
         batch = keys[i : i + krx_chunk]
-        for names_of_batch, size in ((KRX_ASSETS, krx_chunk), (None, args.chunk)):
-            chosen = [n for n in names if (n in KRX_ASSETS) == (names_of_batch is not None)]
+        for chosen, size in ((krx_names, krx_chunk), (other_names, args.chunk)):
             for j in range(0, len(batch), size):
                 context = BareContext(partition_keys=batch[j : j + size])
                 for name in chosen:

@@ -7,8 +7,8 @@ production, dagster-webserver + dagster-daemon as subprocesses, the fake KRX and
 of this process). The backfill of the selected assets (`--assets`, default every asset of the
 daily_pipeline; `app_feed` = app_briefing + app_cases, one step) is launched over GraphQL like the UI
 does; the wall time runs from the launch to the moment the backfill and all its runs are terminal
-(polled every second). Bare side: `bench/bare_daily.py --start --end --chunk 25 --krx-chunk 100` (the
-assets' backfill policies' batching: KRX assets 100 days, the others 25; same `--assets`) against the same
+(polled every second). Bare side: `bench/bare_daily.py --start --end --chunk 25 --krx-chunk 250` (the
+assets' backfill policies' batching: KRX assets 250 days, the others 25; same `--assets`) against the same
 fakes, into its own scratch warehouse. Both warehouses start the same: empty, or, when market_analogs
 is selected, seeded with tests/history.py's ~110 days of analog history before the first day (not
 timed), so an empty `llm_cache`; the bench checks that both wrote the same rows in every table and
@@ -86,12 +86,17 @@ def load_platform(wait_seconds: float) -> type:
 
 
 def year_of_days(count: int) -> list[str]:
+    """The last `count` trading days up to the latest final day."""
     from bench_daily import latest_final_day
 
     from adelie_assets.calendar import trading_days
 
     end = latest_final_day()
-    days = trading_days(date(end.year - 2, 1, 1), end)
+    # KRX trades ~245 days a year; two years of slack (a window of two years alone once gave 712
+    # days for --days 2450).
+    days = trading_days(date(max(2000, end.year - count // 240 - 2), 1, 1), end)
+    if len(days) < count:
+        raise SystemExit(f"--days {count}: only {len(days)} trading days up to {end} since {days[0]}")
     return [d.isoformat() for d in days[-count:]]
 
 
@@ -213,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--krx-delay", type=float, default=0.0, help="ADELIE_KRX_DELAY_SECONDS for both")
     parser.add_argument("--bare-chunk", type=int, default=25, help="days per batch of the bare loop")
     parser.add_argument(
-        "--bare-krx-chunk", type=int, default=100, help="days per batch of the bare loop's KRX assets"
+        "--bare-krx-chunk", type=int, default=250, help="days per batch of the bare loop's KRX assets"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the backfill")
     parser.add_argument("--wait-for-harness", type=float, default=0, help="seconds to poll for the harness")

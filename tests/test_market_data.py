@@ -2,13 +2,17 @@
 
 import contextlib
 import io
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterExecutionInterruptedError, DagsterInstance, materialize
 
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.resources.krx import KRX
@@ -302,3 +306,37 @@ def test_a_range_run_stops_at_a_krx_outage_and_records_the_days_before_it(
     assert "20261127" not in {r.trd_dd for r in fake_krx.requests}
     assert sorted(warehouse.read_market_data(RANGE_DAYS)["trade_date"].unique()) == RANGE_DAYS[:2]
     assert instance.get_materialized_partitions(market_data.key) == {d.isoformat() for d in RANGE_DAYS[:2]}
+
+
+def test_a_terminated_range_run_records_the_days_it_wrote(fake_krx: FakeKrx, sqlite_warehouse_url: str):
+    # Run monitoring's max_runtime and a terminate in the UI stop a run with SIGINT, which Dagster
+    # raises in the step. Here it comes while KRX keeps the 26th's request waiting.
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    instance = DagsterInstance.ephemeral()
+    fake_krx.set_fault("hang", days="20261126", hang_seconds=3)
+
+    def terminate_during_the_third_day() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if len(fake_krx.requests) == 4 and fake_krx.in_flight == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    terminator = threading.Thread(target=terminate_during_the_third_day, daemon=True)
+    terminator.start()
+    try:
+        result = run_range(krx_for(fake_krx), warehouse, instance)
+    except DagsterExecutionInterruptedError:
+        result = None
+    terminator.join()
+    # The abandoned request ends in the fake after its hang: let it, so it is not the next test's.
+    deadline = time.monotonic() + 10
+    while fake_krx.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert result is None or not result.success
+    assert sorted(warehouse.read_market_data(RANGE_DAYS)["trade_date"].unique()) == RANGE_DAYS[:2]
+    # What the warehouse holds is what Dagster knows: a backfill re-runs the 26th and 27th only.
+    assert instance.get_materialized_partitions(market_data.key) == {d.isoformat() for d in RANGE_DAYS[:2]}
+    assert "20261127" not in {r.trd_dd for r in fake_krx.requests}

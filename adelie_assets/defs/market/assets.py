@@ -9,6 +9,7 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     BackfillPolicy,
+    DagsterExecutionInterruptedError,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -60,9 +61,11 @@ MARKET_DATA_SCHEMA = TableSchema(
 # downstream of KRX replace their chunk at once (a failure costs the chunk's bookkeeping: 25 days).
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=25)
 # The KRX assets refuse a bad day alone and record the days they wrote (lib/range_runs.py), so a
-# failure costs that day whatever the chunk: 100 days a run, a quarter of the runs' start-up cost.
-# One run of 100 days is ~200 polite KRX requests, well inside run_monitoring's max_runtime_seconds.
-KRX_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=100)
+# failure costs that day whatever the chunk. A year (<= 250 trading days) is one run: the backfill
+# then requests every downstream asset in the next daemon loop at once, instead of one layer per
+# loop as each of several KRX runs ends (docs/dagster-notes.md). 250 days is ~500 polite KRX
+# requests, ~17 min at ~1 s an answer, inside run_monitoring's max_runtime_seconds (1800 s).
+KRX_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=250)
 
 
 def day_metadata(frame: pd.DataFrame, warehouse: Warehouse) -> dict[str, int | str]:
@@ -162,10 +165,11 @@ def market_data(
             refused[day] = refusal(exc, day)
             context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
             continue
-        except Exception:
+        except (Exception, DagsterExecutionInterruptedError):
             # KRX or the warehouse unusable (a lost login, a ban, an outage past the retries): the
-            # next days would fail the same way, and more KRX requests risk a ban. The days already
-            # written are recorded.
+            # next days would fail the same way, and more KRX requests risk a ban. Or the run was
+            # terminated (run_monitoring's max_runtime, a terminate in the UI), which Dagster raises
+            # in the step as an interrupt. Either way the days already written are recorded.
             yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
             raise
         verdicts.append(day_verdicts)

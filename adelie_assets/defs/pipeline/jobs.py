@@ -4,7 +4,7 @@ import warnings
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-# The KRX assets backfill 100 days a run, the others 25 (defs/market/assets.py). An asset backfill
+# The KRX assets backfill 250 days a run, the others 25 (defs/market/assets.py). An asset backfill
 # chunks each asset by its own policy; a backfill of this job (one run per chunk of every asset)
 # takes the smaller, 25, which Dagster says in a UserWarning at every load of the code location.
 # That is the intended choice, so the warning of this job alone is silenced.
