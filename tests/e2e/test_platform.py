@@ -94,7 +94,7 @@ def test_lineage_and_trading_day_partitions(platform: Platform) -> None:
         assert node["partitionDefinition"]["description"].startswith("0 18 * * 1-5, starting 2000-01-04")
     # The KRX assets refuse a bad day alone, so their chunks are larger (defs/market/assets.py).
     policies = {name: node["backfillPolicy"]["maxPartitionsPerRun"] for name, node in nodes.items()}
-    assert policies == {name: 100 if name in POOLS and POOLS[name] == ["krx"] else 25 for name in nodes}
+    assert policies == {name: 250 if name in POOLS and POOLS[name] == ["krx"] else 25 for name in nodes}
     assert {node["backfillPolicy"]["policyType"] for node in nodes.values()} == {"MULTI_RUN"}
     assert {name: node["pools"] for name, node in nodes.items() if node["pools"]} == POOLS
 
