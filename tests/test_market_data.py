@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.warehouse import Warehouse
 from adelie_fakes.krx import FakeKrx
 from tests.builders import krx_for, step_failures
+from tests.reliability.conftest import wait_until
 
 DAY = date(2026, 11, 27)
 REPO = Path(__file__).resolve().parents[1]
@@ -316,12 +316,13 @@ def test_a_terminated_range_run_records_the_days_it_wrote(fake_krx: FakeKrx, sql
     fake_krx.set_fault("hang", days="20261126", hang_seconds=3)
 
     def terminate_during_the_third_day() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if len(fake_krx.requests) == 4 and fake_krx.in_flight == 1:
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(fake_krx.requests) == 4 and fake_krx.in_flight == 1,
+            timeout=20,
+            interval=0.02,
+            what="the 26th's KRX request",
+        )
+        os.kill(os.getpid(), signal.SIGINT)
 
     terminator = threading.Thread(target=terminate_during_the_third_day, daemon=True)
     terminator.start()
@@ -331,9 +332,7 @@ def test_a_terminated_range_run_records_the_days_it_wrote(fake_krx: FakeKrx, sql
         result = None
     terminator.join()
     # The abandoned request ends in the fake after its hang: let it, so it is not the next test's.
-    deadline = time.monotonic() + 10
-    while fake_krx.in_flight and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not fake_krx.in_flight, timeout=10, what="the abandoned KRX request to end")
 
     assert result is None or not result.success
     assert sorted(warehouse.read_market_data(RANGE_DAYS)["trade_date"].unique()) == RANGE_DAYS[:2]
