@@ -45,11 +45,11 @@ def instance_config() -> dict[str, Any]:
             "repository's local dagster.yaml; run the demo from a checkout (pip install -e .)."
         )
     config = yaml.safe_load(LOCAL_INSTANCE_YAML.read_text())
-    coordinator = config.get("run_coordinator") or {}
+    # The same queue settings, given to the demo's coordinator (Dagster refuses both keys at once).
     config["run_coordinator"] = {
         "module": "adelie_fakes.demo_coordinator",
         "class": "DemoRunCoordinator",
-        "config": dict(coordinator.get("config") or {}),
+        "config": dict(config.pop("run_queue", None) or {}),
     }
     config["telemetry"] = {"enabled": False}
     return config

@@ -33,8 +33,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
@@ -225,12 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--assets", default=None, help="comma-separated selection (default: every asset of daily_pipeline)"
     )
-    parser.add_argument(
-        "--storage",
-        choices=("deploy", "stock"),
-        default="deploy",
-        help="Dagster's storage: deploy/dagster.yaml's (pooled) or stock dagster-postgres, same database",
-    )
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-dagster", action="store_true")
     args = parser.parse_args(argv)
@@ -243,17 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"bench_backfill: {n} trading days {keys[0]}..{keys[-1]}, assets {','.join(names)}"
         f"{' (analog history seeded)' if seed else ''}, fake KRX {args.krx_latency} s/call, "
-        f"fake LLM {args.llm_latency} s/call, polite delay {args.krx_delay} s, storage {args.storage}; "
+        f"fake LLM {args.llm_latency} s/call, polite delay {args.krx_delay} s; "
         "load average "
         f"{os.getloadavg()[0]:.2f}",
         flush=True,
     )
     started = time.monotonic()
-    overrides = {}
-    if args.storage == "stock":
-        deploy = yaml.safe_load((HERE.parent / "deploy" / "dagster.yaml").read_text())
-        overrides = {"storage": {"postgres": deploy["storage"]["custom"]["config"]}}
-    with Platform(krx_delay_seconds=args.krx_delay, instance_overrides=overrides) as platform:
+    with Platform(krx_delay_seconds=args.krx_delay) as platform:
         print(f"platform up in {time.monotonic() - started:.0f} s ({platform.url})", flush=True)
         if seed:
             seed_analog_history(platform.warehouse_url, keys[0])

@@ -56,10 +56,11 @@ def test_demo_instance_has_the_production_behaviour_and_the_demo_coordinator(tmp
     demo = yaml.safe_load(path.read_text())
     local = yaml.safe_load(demo_instance.LOCAL_INSTANCE_YAML.read_text())
     assert demo["run_coordinator"] == {
-        **local["run_coordinator"],
-        **{"module": "adelie_fakes.demo_coordinator", "class": "DemoRunCoordinator"},
+        "module": "adelie_fakes.demo_coordinator",
+        "class": "DemoRunCoordinator",
+        "config": local["run_queue"],
     }
-    for key in ("concurrency", "run_monitoring", "run_retries", "run_launcher"):
+    for key in ("concurrency", "run_monitoring", "run_retries"):
         assert demo[key] == local[key], key
     assert demo["telemetry"] == {"enabled": False}
 

@@ -26,7 +26,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER_YAML = REPO / "deploy" / "dagster.yaml"  # production
-POOLED_STORAGE = "adelie_assets.instance.pooled_postgres.PooledPostgresStorage"  # deploy/dagster.yaml
 LOCAL_DAGSTER_YAML = REPO / "dagster.yaml"  # `dagster dev` at the repository root
 ROOT_WORKSPACE = REPO / "workspace.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
@@ -126,28 +125,23 @@ def test_workspaces_load_with_dagsters_own_schema() -> None:
 
 def test_both_dagster_yaml_pass_the_instance_schema_with_dagster_postgres_config() -> None:
     from dagster._core.instance.config import dagster_instance_config
-    from dagster._core.storage.config import pg_config
-    from dagster_postgres import DagsterPostgresStorage
 
-    from adelie_assets.instance.pooled_postgres import PooledPostgresStorage
-
-    # Runs Dagster's own checks, including the `concurrency` vs run_coordinator conflicts.
+    # Runs Dagster's own checks, including the `concurrency` vs run_queue conflicts.
     config, custom_class = dagster_instance_config(str(DAGSTER_YAML.parent), DAGSTER_YAML.name)
     assert custom_class is None
-    storage = config["storage"]["custom"]
-    assert f"{storage['module']}.{storage['class']}" == POOLED_STORAGE
-    # dagster-postgres' own config: `storage: postgres:` with the same block is the stock fallback.
-    assert issubclass(PooledPostgresStorage, DagsterPostgresStorage)
-    assert "config_type" not in vars(PooledPostgresStorage)  # inherited unchanged
-    assert set(PooledPostgresStorage.config_type()) == set(pg_config()) >= {"postgres_db", "postgres_url"}
-    assert storage["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
-    assert {k: v for k, v in storage["config"]["postgres_db"].items() if k != "scheme"} == {
+    # Stock dagster-postgres, nothing of ours: no module path in either file.
+    assert set(config["storage"]) == {"postgres"}
+    storage = config["storage"]["postgres"]
+    assert storage["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert {k: v for k, v in storage["postgres_db"].items() if k != "scheme"} == {
         "hostname": {"env": "DAGSTER_PG_HOST"},
         "port": {"env": "DAGSTER_PG_PORT"},
         "username": {"env": "DAGSTER_PG_USER"},
         "password": {"env": "DAGSTER_PG_PASSWORD"},
         "db_name": {"env": "DAGSTER_PG_DB"},
     }
+    for path in (DAGSTER_YAML, LOCAL_DAGSTER_YAML):
+        assert "module:" not in path.read_text(encoding="utf-8"), f"{path}: a module path, not public config"
     assert config["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert config["telemetry"] == {"enabled": False}
     assert "compute_logs" not in config, "default LocalComputeLogManager under $DAGSTER_HOME is intended"
@@ -162,10 +156,10 @@ def test_both_dagster_yaml_pass_the_instance_schema_with_dagster_postgres_config
 
 def test_local_and_production_dagster_yaml_differ_only_in_storage() -> None:
     production, local = _load(DAGSTER_YAML), _load(LOCAL_DAGSTER_YAML)
-    assert set(production["storage"]) == {"custom"} and "storage" not in local
+    assert set(production["storage"]) == {"postgres"} and "storage" not in local
     behaviour = {k: v for k, v in production.items() if k != "storage"}
     assert local == behaviour
-    assert {"run_coordinator", "concurrency", "run_monitoring", "run_retries", "retention"} <= set(behaviour)
+    assert {"run_queue", "concurrency", "run_monitoring", "run_retries", "retention"} <= set(behaviour)
 
 
 def test_local_dev_with_empty_dagster_home_uses_sqlite(
