@@ -343,11 +343,20 @@ def clock(monkeypatch):
     return set_clock
 
 
+# Every asset of the job, the app feed included: a day is done only when all of them are.
+DAILY_ASSETS = sorted(defs.resolve_job_def("daily_pipeline").asset_layer.selected_asset_keys)
+
+
+def materialize_day(instance: DagsterInstance, key: str, assets: list[AssetKey] = DAILY_ASSETS) -> None:
+    for asset_key in assets:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key, partition=key))
+
+
 @pytest.fixture
 def history() -> DagsterInstance:
     instance = DagsterInstance.ephemeral()
     for key in MATERIALIZED:
-        instance.report_runless_asset_event(AssetMaterialization("historical_cases", partition=key))
+        materialize_day(instance, key)
     return instance
 
 
@@ -396,6 +405,35 @@ def test_catch_up_requests_exactly_the_missing_final_days_once(history: DagsterI
     again = evaluate(history)
     assert isinstance(again, SkipReason)
     assert "2026-10-07: a run is already queued or running" in again.skip_message
+
+
+def test_catch_up_requests_a_day_whose_app_feed_failed(history: DagsterInstance, clock) -> None:
+    app_feed = {AssetKey("app_briefing"), AssetKey("app_cases")}
+    assert app_feed < set(DAILY_ASSETS)
+    # 10-01 and 10-06: historical_cases and everything before it, but the app feed failed.
+    for key in ("2026-10-01", "2026-10-06"):
+        materialize_day(history, key, [k for k in DAILY_ASSETS if k not in app_feed])
+    history.report_runless_asset_event(AssetMaterialization("app_briefing", partition="2026-10-06"))
+    assert [r.partition_key for r in evaluate(history)] == [
+        "2026-09-29",
+        "2026-10-01",
+        "2026-10-06",
+        "2026-10-07",
+    ]
+
+
+def test_a_long_catch_up_window_requests_a_bounded_number_of_runs_a_tick(
+    history: DagsterInstance, clock, monkeypatch, caplog
+) -> None:
+    monkeypatch.setenv("ADELIE_CATCH_UP_DAYS", "3650")  # ~2,450 trading days
+    requests = evaluate(history)
+    assert len(requests) == catch_up.MAX_RUNS_PER_TICK == 10
+    keys = [r.partition_key for r in requests]
+    assert keys == sorted(keys) and keys[0] == "2016-10-10"  # oldest first
+    left = evaluate(history)  # nothing recorded: the same ten again, never more
+    assert [r.partition_key for r in left] == keys
+    record(history, requests)
+    assert [r.partition_key for r in evaluate(history)][0] > keys[-1]  # the next ten
 
 
 def test_catch_up_leaves_the_latest_day_to_the_schedule_and_waits_for_final_data(

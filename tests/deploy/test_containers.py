@@ -18,6 +18,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from adelie_assets.defs.pipeline.jobs import DAILY_ASSETS
 from adelie_assets.resources.warehouse import Warehouse
 from tests.deploy.deployment import (
     Deployment,
@@ -33,16 +34,7 @@ from tests.history import seed_history_before
 pytestmark = [pytest.mark.deploy, pytest.mark.postgres, pytest.mark.slow]
 
 # Every asset of the daily job: the backfill writes each table, as the schedule does.
-ASSETS = [
-    "market_data",
-    "market_indices",
-    "daily_themes",
-    "analog_features",
-    "market_analogs",
-    "historical_cases",
-    "app_briefing",
-    "app_cases",
-]
+ASSETS = [key.to_user_string() for key in DAILY_ASSETS]
 DAILY_DAY = "2026-11-27"
 BACKFILL_DAYS = ["2026-11-24", "2026-11-25", "2026-11-26"]
 ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX

@@ -1,8 +1,9 @@
-"""Missed-day catch-up: request `daily_pipeline` runs for recent trading days that have no cases.
+"""Missed-day catch-up: request `daily_pipeline` runs for recent trading days that are not done.
 
-Every 15 minutes, for final trading days of the last ADELIE_CATCH_UP_DAYS days that are not done,
-not in flight and not failing repeatedly; never before the first materialization of
-`historical_cases`. The rules in full: docs/dagster-notes.md, "The catch-up sensor".
+Every 15 minutes, for final trading days of the last ADELIE_CATCH_UP_DAYS days of which some asset of
+the job (the app feed included) is not materialized, not in flight and not failing repeatedly, at most
+MAX_RUNS_PER_TICK a tick; never before the first materialization of `historical_cases`. The rules in
+full: docs/dagster-notes.md, "The catch-up sensor".
 """
 
 import os
@@ -33,12 +34,15 @@ from adelie_assets.calendar import (
     parse_partition_key,
     trading_days,
 )
-from adelie_assets.defs.pipeline.jobs import daily_pipeline
+from adelie_assets.defs.pipeline.jobs import DAILY_ASSETS, daily_pipeline
 
 SENSOR_NAME = "catch_up_missed_days"
 CATCH_UP_DAYS_ENV = "ADELIE_CATCH_UP_DAYS"
 DEFAULT_CATCH_UP_DAYS = 10
-LAST_ASSET = AssetKey("historical_cases")
+HISTORY_ASSET = AssetKey("historical_cases")
+# A long window (ADELIE_CATCH_UP_DAYS=3650 is ~2,450 days) is caught up a few runs a tick, not all
+# at once: the queue stays readable and the schedule's run is never behind thousands of others.
+MAX_RUNS_PER_TICK = 10
 SCHEDULE_TIME = time(8, 0)
 # The 08:00 run is created within seconds and then counts as in flight; half an hour also covers
 # a daemon that was briefly down at 08:00.
@@ -158,12 +162,28 @@ def plan(
         elif tried.last_ended is not None and current - tried.last_ended < FAILED_RUN_COOLDOWN:
             retry_at = (tried.last_ended + FAILED_RUN_COOLDOWN).astimezone(KST)
             notes.append(f"{key}: its last run failed; retrying after {retry_at:%Y-%m-%d %H:%M} KST")
+        elif len(requests) == MAX_RUNS_PER_TICK:
+            later = len(missing) - missing.index(key)
+            notes.append(
+                f"{later} more days from {key} on: at most {MAX_RUNS_PER_TICK} runs a tick, the next ones "
+                "at the next ticks (a backfill is faster for a long range)"
+            )
+            break
         else:
             run_key = f"catch-up-{key}" + (f"-retry-{tried.count}" if tried.count else "")
             requests.append(
                 RunRequest(run_key=run_key, partition_key=key, tags={"adelie/trigger": "catch-up"})
             )
     return requests, notes
+
+
+def done_days(instance: DagsterInstance) -> set[str]:
+    """The days of which every asset of daily_pipeline is materialized."""
+    done: set[str] | None = None
+    for key in DAILY_ASSETS:
+        materialized = instance.get_materialized_partitions(key)
+        done = materialized if done is None else done & materialized
+    return done or set()
 
 
 @sensor(
@@ -173,8 +193,8 @@ def plan(
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         f"Requests daily_pipeline runs, oldest first, for final KRX trading days of the last "
-        f"{CATCH_UP_DAYS_ENV} (default {DEFAULT_CATCH_UP_DAYS}) days that historical_cases lacks and "
-        "that are not in flight or failing repeatedly."
+        f"{CATCH_UP_DAYS_ENV} (default {DEFAULT_CATCH_UP_DAYS}) days that some asset of the job lacks "
+        f"and that are not in flight or failing repeatedly, at most {MAX_RUNS_PER_TICK} a tick."
     ),
 )
 def catch_up_missed_days(context: SensorEvaluationContext) -> SensorResult | SkipReason:
@@ -182,13 +202,12 @@ def catch_up_missed_days(context: SensorEvaluationContext) -> SensorResult | Ski
     if lookback == 0:
         return SkipReason(f"Catch-up is off ({CATCH_UP_DAYS_ENV}=0).")
     current = now()
-    materialized = context.instance.get_materialized_partitions(LAST_ASSET)
-    if not materialized:
+    if not context.instance.get_materialized_partitions(HISTORY_ASSET):
         return SkipReason(
             "historical_cases has never been materialized on this instance: catch-up fills holes in "
             "an existing history; start one with the schedule or a backfill."
         )
-    requests, notes = plan(context.instance, current, lookback, materialized)
+    requests, notes = plan(context.instance, current, lookback, done_days(context.instance))
     for note in notes:
         context.log.info(f"Not requested: {note}.")
     if not requests:

@@ -2,7 +2,22 @@
 
 import warnings
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
+
+# Every asset of one trading day; the catch-up sensor counts a day done only when all of them are.
+DAILY_ASSETS = tuple(
+    AssetKey(name)
+    for name in (
+        "market_data",
+        "market_indices",
+        "daily_themes",
+        "analog_features",
+        "market_analogs",
+        "historical_cases",
+        "app_briefing",
+        "app_cases",
+    )
+)
 
 # The KRX assets backfill 250 days a run, the others 25 (defs/market/assets.py). An asset backfill
 # chunks each asset by its own policy; a backfill of this job (one run per chunk of every asset)
@@ -19,16 +34,7 @@ daily_pipeline = define_asset_job(
     name="daily_pipeline",
     # AssetSelection.assets() includes the assets' checks (verified on 1.13): the blocking checks of
     # market_data run before historical_cases and a failed one keeps it from running.
-    selection=AssetSelection.assets(
-        "market_data",
-        "market_indices",
-        "daily_themes",
-        "analog_features",
-        "market_analogs",
-        "historical_cases",
-        "app_briefing",
-        "app_cases",
-    ),
+    selection=AssetSelection.assets(*DAILY_ASSETS),
     executor_def=in_process_executor,
     description=(
         "market_data and market_indices, then daily_themes, analog_features, market_analogs, "
