@@ -121,8 +121,7 @@ class _Unprintable:
 def test_a_slice_that_cannot_be_rendered_fails_the_write_with_its_own_error(
     pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The rows are rendered in a thread while COPY reads them: the rendering's error is the one
-    # reported, and the slices already sent are not kept.
+    # The rendering's error is the one reported, and the slices already sent are not kept.
     from adelie_assets.resources import warehouse_load as warehouse_module
 
     monkeypatch.setattr(warehouse_module, "COPY_SLICE_ROWS", 2)
@@ -134,12 +133,12 @@ def test_a_slice_that_cannot_be_rendered_fails_the_write_with_its_own_error(
         warehouse.replace_market_data([DAY], broken)
     stored = warehouse.read_market_data([DAY])
     assert len(stored) == 5 and stored["name"].str.startswith("Co").all()
-    # Many slices through the pipe, all of them stored.
+    # Many slices, all of them stored.
     warehouse.replace_market_data([DAY], frame(DAY, 301, name="Many"))
     assert len(warehouse.read_market_data([DAY])) == 301
 
 
-# --- the binary COPY: every column type stored exactly, the same errors as the CSV -------------------
+# --- COPY: every column type stored exactly, the database's own errors ------------------------------
 
 AWKWARD_NAMES = [
     HOSTILE,
@@ -218,7 +217,7 @@ def test_market_indices_go_through_copy_with_null_floats(pg_warehouse_url: str) 
 
 @pytest.mark.postgres
 def test_a_float32_column_is_stored_as_the_decimal_it_prints_as(pg_warehouse_url: str) -> None:
-    # A float32 widened to a double is 0.10000000149...: such a frame takes the CSV, as before.
+    # A float32 widened to a double is 0.10000000149...: the CSV writes the decimal it prints as.
     data = frame(DAY, 3)
     data["change_pct"] = np.full(3, 0.1, dtype=np.float32)
     Warehouse(url=pg_warehouse_url).replace_market_data([DAY], data)
@@ -263,13 +262,7 @@ def test_a_name_that_cannot_be_encoded_fails_the_write_with_its_own_error(pg_war
 
 
 @pytest.mark.postgres
-def test_a_long_text_splits_the_slice_and_every_row_is_stored(
-    pg_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from adelie_assets.resources import warehouse_load as warehouse_module
-
-    # Rows are padded to the slice's longest name: past the budget the slice is encoded in halves.
-    monkeypatch.setattr(warehouse_module, "BINARY_SLICE_BYTES", 4_000)
+def test_a_long_text_among_short_ones_and_every_row_is_stored(pg_warehouse_url: str) -> None:
     data = frame(DAY, 301)
     data.loc[150, "name"] = "긴 이름 " * 100
     Warehouse(url=pg_warehouse_url).replace_market_data([DAY], data)
