@@ -27,7 +27,6 @@ run() {
 
 run bench_load --importtime
 run bench_warehouse
-run bench_copy --days 250 --runs 3
 run bench_checks --days 25 --runs 5
 run bench_krx_import --runs 7
 run bench_llm_fanout
