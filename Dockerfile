@@ -7,16 +7,13 @@
 # Exact patch tag (not 3.11-slim) so rebuilding the same commit gives the same interpreter.
 FROM python:3.11.14-slim-bookworm
 
-# DAGSTER_EVENT_BATCH_SIZE: a backfill run's 25 materializations of an asset are stored in one write,
-# not 25 (Dagster reads it in every process; bench/README.md, round four: -7 % run time).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     DAGSTER_HOME=/opt/dagster/dagster_home \
     ADELIE_STATE_DIR=/opt/dagster/state \
-    MPLCONFIGDIR=/opt/dagster/matplotlib \
-    DAGSTER_EVENT_BATCH_SIZE=1000
+    MPLCONFIGDIR=/opt/dagster/matplotlib
 
 # A fixed, unprivileged uid/gid so volume ownership stays the same across rebuilds.
 RUN groupadd --system --gid 10001 dagster \

@@ -4,8 +4,6 @@ Loading must never call KRX or OpenAI and must work with no credentials set. An 
 `load_from_defs_folder`, which fails for the image's non-editable install: docs/dagster-notes.md.
 """
 
-import gc
-
 from dagster import Definitions, in_process_executor
 
 from adelie_assets import demo_mode
@@ -42,7 +40,3 @@ defs = Definitions(
 
 # The demo (ADELIE_DEMO=1): checked to reach only the fakes, and labelled; otherwise unchanged.
 defs = demo_mode.labelled(defs)
-
-# Everything loaded so far lives as long as the process: moving it out of the collector's reach
-# saves ~1 s of final garbage collection in every Dagster process (measured in bench/).
-gc.freeze()
