@@ -6,7 +6,6 @@ Loading must never call KRX or OpenAI and must work with no credentials set. An 
 
 from dagster import Definitions, in_process_executor
 
-from adelie_assets import demo_mode
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.app.assets import app_feed
 from adelie_assets.defs.cases.assets import historical_cases
@@ -37,6 +36,3 @@ defs = Definitions(
     # and KRX calls are serial anyway (measured: a year's backfill 630 s -> 240 s).
     executor=in_process_executor,
 )
-
-# The demo (ADELIE_DEMO=1): checked to reach only the fakes, and labelled; otherwise unchanged.
-defs = demo_mode.labelled(defs)

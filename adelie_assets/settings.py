@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def state_dir() -> Path:
-    """Where local state lives (the default SQLite warehouse, the demo's Dagster home)."""
+    """Where local state lives (the default SQLite warehouse)."""
     return Path(os.environ.get("ADELIE_STATE_DIR", ".adelie")).resolve()
 
 

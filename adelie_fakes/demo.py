@@ -3,7 +3,7 @@
     python -m adelie_fakes.demo [--days 3] [--history-days 90] [--state-dir .adelie/demo] [--top-up]
 
 Starts the fake KRX and the fake OpenAI server on 127.0.0.1, points the real pykrx and openai code
-at them (demo mode, adelie_assets/demo_mode.py) and materializes into a SQLite warehouse and the
+at them (demo mode, adelie_fakes/demo_mode.py) and materializes into a SQLite warehouse and the
 demo Dagster instance under --state-dir (kept apart from real data):
 1. history: the source assets of the asset graph (those with no partitioned upstream, e.g.
    market_data) for --history-days trading days before the first analysed day, in range runs and
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from adelie_assets.calendar import KST, is_final, is_trading_day, previous_trading_day
-from adelie_assets.demo_mode import DEMO_LABEL, DEMO_RUN_TAG
 from adelie_assets.lib.history import HISTORY_TAG
+from adelie_fakes.demo_mode import DEMO_LABEL, DEMO_RUN_TAG
 
 BANNER = DEMO_LABEL
 DEFAULT_HISTORY_DAYS = 110  # the analogs need ~100 trading days before a day (docs/analogs.md)
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(env)
         from dagster import DagsterInstance
 
-        from adelie_assets.definitions import defs
+        from adelie_fakes.demo_definitions import defs
 
         plan = asset_plan(defs)
         job = defs.resolve_implicit_global_asset_job_def()

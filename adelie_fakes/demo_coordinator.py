@@ -12,7 +12,7 @@ from __future__ import annotations
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun
 
-from adelie_assets import demo_mode
+from adelie_fakes import demo_mode
 
 
 class DemoRunCoordinator(QueuedRunCoordinator):

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from adelie_assets import demo_mode
+from adelie_fakes import demo_mode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_INSTANCE_YAML = REPO_ROOT / "dagster.yaml"
-WORKSPACE_YAML = REPO_ROOT / "workspace.yaml"
+WORKSPACE_YAML = Path(__file__).resolve().parent / "workspace.yaml"  # the demo location
 # As production sets them (docker compose's instance_init and tests/e2e/harness.py).
 POOL_LIMITS = {"krx": 1, "llm": 2}
 KRX_CREDENTIALS = ("demo-user", "demo-pass")

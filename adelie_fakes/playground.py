@@ -6,7 +6,7 @@
    catch-up sensor would look at is materialized before the daemon starts;
 2. starts the fake KRX and the fake OpenAI on 127.0.0.1 (threads of this process) for the whole
    session, and `dagster dev` in its own process group with the demo environment (demo mode,
-   adelie_assets/demo_mode.py), from the state directory, which holds no dagster.yaml, so Dagster
+   adelie_fakes/demo_mode.py), from the state directory, which holds no dagster.yaml, so Dagster
    reads the demo instance's $DAGSTER_HOME/dagster.yaml without warning about another one;
 3. on Ctrl-C, SIGTERM or SIGHUP: SIGTERM to the group, a bounded wait, then SIGKILL to the group and
    to any process still carrying this session's marker variable, the runs it interrupted marked
@@ -28,8 +28,7 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
-from adelie_assets import demo_mode
-from adelie_fakes import demo_instance, processes
+from adelie_fakes import demo_instance, demo_mode, processes
 
 SESSION_ENV = "ADELIE_PLAYGROUND_SESSION"
 GRACE_SECONDS = 3.0  # of the 10 s budget: what `dagster dev` gets to stop its children itself

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +13,7 @@ import yaml
 from dagster import DagsterInstance, job, op
 from dagster._core.run_coordinator import SubmitRunContext
 
-from adelie_assets import demo_mode
-from adelie_fakes import demo_instance
+from adelie_fakes import demo_instance, demo_mode
 
 FAKES = {
     "ADELIE_DEMO": "1",
@@ -86,3 +89,27 @@ def test_demo_instance_refuses_runs_without_the_fakes(
             instance.run_coordinator.submit_run(SubmitRunContext(refused, workspace=None))
 
         # Accepted runs get adelie/demo=true: tests/playground sees it on every UI and backfill run.
+
+
+def load_demo_location(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ADELIE_", "OPENAI_", "KRX_"))}
+    code = "from adelie_fakes.demo_definitions import defs; print(len(defs.assets))"
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_demo_location_loads_only_with_the_fakes_on_loopback() -> None:
+    assert load_demo_location(FAKES).returncode == 0
+    refused = load_demo_location({**FAKES, "ADELIE_KRX_URL": "http://10.1.2.3:8123"})
+    assert refused.returncode != 0
+    assert "KRX at 'http://10.1.2.3:8123' resolves to 10.1.2.3, not only 127.0.0.1" in refused.stderr
+    outside = load_demo_location({})
+    assert "ADELIE_DEMO=1 is not set" in outside.stderr
+
+
+def test_the_shipped_package_knows_nothing_of_the_demo() -> None:
+    package = Path(__file__).resolve().parents[1] / "adelie_assets"
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert not {"ADELIE_DEMO", "demo_mode", "adelie_fakes"} & set(re.findall(r"\w+", text)), path

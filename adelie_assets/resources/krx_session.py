@@ -21,8 +21,6 @@ from typing import Any
 import requests
 import urllib3
 
-from adelie_assets import demo_mode
-
 KRX_ORIGIN = "https://data.krx.co.kr"
 DATA_PATH = "/comm/bldAttendant/getJsonData.cmd"
 LOGIN_PATHS = {
@@ -101,8 +99,6 @@ class _TimeoutSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         deadline = time.monotonic() + self.timeout
         kwargs.setdefault("timeout", self.timeout)
-        if demo_mode.is_demo():
-            demo_mode.check_url(url if isinstance(url, str) else url.decode(), "KRX")
         kwargs["stream"] = True
         self.last_response = None
         response = super().request(method, url, *args, **kwargs)

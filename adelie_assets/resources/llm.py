@@ -17,8 +17,6 @@ from typing import Any, TypeVar
 from dagster import ConfigurableResource
 from pydantic import BaseModel, Field, PrivateAttr
 
-from adelie_assets import demo_mode
-
 DEFAULT_MODEL = "gpt-4o-mini"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -82,9 +80,6 @@ class LLM(ConfigurableResource):
         if self._client is None:
             import httpx2
             from openai import DefaultHttpxClient, OpenAI
-
-            if demo_mode.is_demo():
-                demo_mode.check_url(self.base_url or "https://api.openai.com/v1", "OpenAI")
 
             transport = _DeadlineTransport(httpx2.HTTPTransport(), self.timeout_seconds)
             self._client = OpenAI(

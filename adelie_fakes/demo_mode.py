@@ -1,10 +1,10 @@
 """Demo mode (ADELIE_DEMO=1, set only by `make demo` and `make demo-ui`): every KRX and OpenAI call
 must reach the fakes on 127.0.0.1, never the real services.
 
-`check_endpoints()` runs wherever a demo process could call out: when the code location loads (the
-webserver's and daemon's code servers and every run worker load it), when the demo instance's run
-coordinator accepts a run, and before each KRX request. It fails loudly, naming the variable to fix.
-Outside demo mode it does nothing, and nothing outside the demo sets these variables to the fakes.
+`check_endpoints()` runs wherever a demo process could call out: when the demo code location loads
+(adelie_fakes/demo_definitions.py: its code server and every run worker load it) and when the demo
+instance's run coordinator accepts a run. It fails loudly, naming the variable to fix. The shipped
+package knows nothing of the demo.
 """
 
 from __future__ import annotations
@@ -78,11 +78,8 @@ def check_endpoints(env: Mapping[str, str] | None = None, *, require_demo: bool 
 
 
 def labelled(defs: Any) -> Any:
-    """In demo mode, the code location after the endpoint check, with every asset labelled as demo
-    (its definition metadata and a tag, on each asset's page); outside demo mode, `defs` unchanged."""
-    if not is_demo():
-        return defs
-    check_endpoints()
+    """The code location with every asset labelled as demo (its definition metadata and a tag, on
+    each asset's page)."""
     return defs.map_asset_specs(
         func=lambda spec: spec.merge_attributes(
             metadata={"adelie/demo": DEMO_LABEL}, tags={DEMO_RUN_TAG: "true"}
