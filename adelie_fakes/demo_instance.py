@@ -96,6 +96,9 @@ def demo_env(
             "OPENAI_API_KEY": LLM_API_KEY,
             "OPENAI_BASE_URL": llm_base_url,
             "ADELIE_WAREHOUSE_URL": warehouse_url(state),
+            # adelie_fakes is not installed (the wheel ships adelie_assets only): the demo's processes
+            # start in the state directory and import it from the checkout.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), inherited.get("PYTHONPATH", "")])),
         }
     )
     return env

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -480,6 +481,36 @@ def test_the_image_gets_neither_the_fakes_nor_the_demo() -> None:
         if re.search(r"^\s*(from|import)\s+adelie_fakes\b", path.read_text(encoding="utf-8"), re.M)
     ]
     assert importers == []
+
+
+def test_the_wheel_ships_adelie_assets_only(tmp_path: Path) -> None:
+    """`pip install .` installs the platform, not the fakes, the demo or the tests."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            ".",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("adelie_assets-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert packages == {"adelie_assets"}, sorted(packages)
+    assert "adelie_assets/definitions.py" in names
+    assert any(name.endswith("historical_case_v1.md") for name in names), "prompt files are package data"
 
 
 # --------------------------------------------------------------------------------------------------
