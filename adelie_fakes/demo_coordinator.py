@@ -9,8 +9,7 @@ instance's dagster.yaml names it (adelie_fakes/demo_instance.py writes that file
 
 from __future__ import annotations
 
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
 from adelie_fakes import demo_mode
 

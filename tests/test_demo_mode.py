@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, job, op
-from dagster._core.run_coordinator import SubmitRunContext
+from dagster import DagsterInstance, SubmitRunContext, job, op
 
 from adelie_fakes import demo_instance, demo_mode
 
