@@ -12,9 +12,11 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 
+# `dg check defs`: Dagster loads defs/ as the code location does ([tool.dg] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check adelie_assets
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 test: lint
 	$(BIN)/pytest

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from dagster import AssetKey
@@ -88,7 +89,7 @@ def test_definitions_hold_the_product() -> None:
 
 def test_the_package_validates_installed_outside_the_repository(tmp_path: Path) -> None:
     """As in the image (`pip install --no-deps .`): no pyproject.toml above the package, another cwd.
-    Dagster's `load_from_defs_folder` would fail here (it looks for [tool.dg] above the package)."""
+    `load_from_defs_folder` finds the project config in the package's own dg.toml."""
     site = tmp_path / "site-packages"
     shutil.copytree(
         REPO / "adelie_assets", site / "adelie_assets", ignore=shutil.ignore_patterns("__pycache__")
@@ -104,3 +105,20 @@ def test_the_package_validates_installed_outside_the_repository(tmp_path: Path) 
     )
     assert where.stdout.strip() == str(site / "adelie_assets" / "definitions.py"), where.stderr[-2000:]
     assert_validates(tmp_path, env, "-m", "adelie_assets.definitions")
+
+
+def test_the_package_and_pyproject_name_the_same_dg_project() -> None:
+    packaged = tomllib.loads((REPO / "adelie_assets" / "dg.toml").read_text())
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]
+    assert packaged["directory_type"] == tool["directory_type"] == "project"
+    assert packaged["project"]["root_module"] == tool["project"]["root_module"] == "adelie_assets"
+
+
+def test_every_job_runs_in_process() -> None:
+    from adelie_assets.definitions import defs
+
+    jobs = defs.get_repository_def().get_all_jobs()
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        "__ASSET_JOB": "in_process",
+        "daily_pipeline": "in_process",
+    }

@@ -509,7 +509,7 @@ def test_the_wheel_ships_adelie_assets_only(tmp_path: Path) -> None:
         names = archive.namelist()
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"adelie_assets"}, sorted(packages)
-    assert "adelie_assets/definitions.py" in names
+    assert {"adelie_assets/definitions.py", "adelie_assets/dg.toml"} <= set(names)  # dg.toml: autoload
     assert any(name.endswith("historical_case_v1.md") for name in names), "prompt files are package data"
 
 

@@ -3,6 +3,8 @@
 Credentials become deferred `EnvVar`s (resources/env.py): loading needs none of them.
 """
 
+import dagster as dg
+
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.env import float_env, optional_env
 from adelie_assets.resources.krx import KRX, MAX_DELAY_SECONDS, MAX_TIMEOUT_SECONDS
@@ -30,3 +32,8 @@ def build_resources() -> dict[str, object]:
         # Unset: the app's tables go to the warehouse (app_* tables).
         "app_database": AppDatabase(url=optional_env("ADELIE_APP_DATABASE_URL")),
     }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources())
