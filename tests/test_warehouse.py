@@ -267,3 +267,30 @@ def test_a_long_text_among_short_ones_and_every_row_is_stored(pg_warehouse_url: 
     data.loc[150, "name"] = "긴 이름 " * 100
     Warehouse(url=pg_warehouse_url).replace_market_data([DAY], data)
     assert stored_rows(pg_warehouse_url, market_data_table) == expected_rows(data, market_data_table)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["password=qu3ry-s3cret", "sslpassword=qu3ry-s3cret", "sslmode=require&PassWord=qu3ry%2Ds3cret"],
+)
+def test_a_password_in_the_urls_query_is_masked_in_the_step_error_and_the_event_log(query: str) -> None:
+    from dagster import DagsterInstance, asset, materialize
+
+    @asset
+    def reads_the_warehouse(warehouse: Warehouse) -> None:
+        warehouse.engine()
+
+    url = f"postgresql://adelie@127.0.0.1:1/warehouse?{query}"
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [reads_the_warehouse], resources={"warehouse": Warehouse(url=url)}, instance=instance,
+            raise_on_error=False,
+        )  # fmt: skip
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        error = failure.step_failure_data.error.to_string()
+        assert "Cannot reach the warehouse at postgresql://adelie@127.0.0.1:1/warehouse?" in error
+        assert "password=***" in error.lower()
+        logged = "\n".join(str(record) for record in instance.all_logs(result.run_id))
+    for text in (error, logged):
+        assert "qu3ry" not in text

@@ -1,6 +1,7 @@
 """Warehouse connections: URL parsing, one engine per URL and process, errors that name what to fix."""
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,15 +37,24 @@ def _has_unencoded_at(url: str) -> bool:
     return authority.count("@") > 1
 
 
+# libpq takes a password in the query too: ?password=..., ?sslpassword=... (any case).
+PASSWORD_PARAMETER = re.compile(r"(?i)([?&][^=&]*password[^=&]*=)[^&]*")
+
+
 def safe_url(url: str) -> str:
     """The URL with its password masked, for messages and metadata."""
     if _has_unencoded_at(url):
         scheme, _, rest = url.partition("://")
         return f"{scheme}://***@{rest.rpartition('@')[2]}"
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        return PASSWORD_PARAMETER.sub(r"\1***", shown)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         return "<unparseable URL>"
+
+
+def _is_password_parameter(name: str) -> bool:
+    return "password" in name.lower()
 
 
 def scrubbed(text: str, url: str) -> str:
@@ -56,11 +66,18 @@ def scrubbed(text: str, url: str) -> str:
         secrets += [userinfo, userinfo.partition(":")[2]]
         secrets += userinfo.partition(":")[2].split("@")
     try:
-        password = sa.make_url(url).password
+        parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
-        password = None
-    if password:
-        secrets.append(str(password))
+        parsed = None
+    if parsed is not None and parsed.password:
+        secrets.append(str(parsed.password))
+    if parsed is not None:
+        for name, value in parsed.query.items():
+            if _is_password_parameter(name):
+                secrets += [value] if isinstance(value, str) else list(value)
+    for name, value in re.findall(r"[?&]([^=&]*)=([^&]*)", url):  # the raw spelling, %-encoded
+        if _is_password_parameter(name):
+            secrets.append(value)
     for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
