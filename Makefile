@@ -25,10 +25,10 @@ demo: setup
 	$(BIN)/python -m adelie_fakes.demo
 
 # The live offline playground on the demo instance (adelie_fakes/playground.py): the fakes run
-# next to `dagster dev` until Ctrl-C. Runs `make demo` first when there is no demo instance yet.
+# next to `dagster dev` until Ctrl-C. Refuses a taken PORT at once; runs the demo first when there
+# is no demo instance yet.
 PORT ?= 3000
 demo-ui: setup
-	@test -f .adelie/demo/dagster_home/dagster.yaml || $(MAKE) demo
 	$(BIN)/python -m adelie_fakes.playground --port $(PORT) --state-dir .adelie/demo
 
 # DAGSTER_HOME keeps runs across sessions; the root dagster.yaml is copied in, since Dagster reads

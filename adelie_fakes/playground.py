@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -219,6 +220,21 @@ class Playground:
             print(f"Could not mark the interrupted runs canceled: {exc}", file=sys.stderr)
 
 
+def port_taken(port: int) -> str | None:
+    """Why the UI cannot have `port` on 127.0.0.1 (something listens there), or None."""
+    with socket.socket() as probe:
+        # Only a listener blocks the bind: a connection of a former session in TIME_WAIT does not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return (
+                f"Port {port} on 127.0.0.1 is taken ({exc.strerror}): another Dagster or another program "
+                f"listens there. Stop it, or choose a free port: make demo-ui PORT={port + 1}."
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m adelie_fakes.playground", description=__doc__.splitlines()[0]
@@ -232,8 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     state = Path(args.state_dir).resolve()
+    # Before anything slow: a UI already answering there would be taken for ours (issue 32).
+    taken = port_taken(args.port)
+    if taken:
+        print(taken, file=sys.stderr)
+        return 1
     if not (demo_instance.dagster_home(state) / "dagster.yaml").exists():
-        parser.error(f"no demo instance under {state}: run `make demo` first (make demo-ui does).")
+        demo = subprocess.run([sys.executable, "-m", "adelie_fakes.demo", "--state-dir", str(state)])
+        if demo.returncode != 0:
+            return demo.returncode
     code = Playground(state, args.port, args.krx_latency).run()
     # Everything is stopped: skip the interpreter's teardown of the loaded Dagster modules (seconds).
     sys.stdout.flush()
