@@ -294,3 +294,25 @@ def test_a_password_in_the_urls_query_is_masked_in_the_step_error_and_the_event_
         logged = "\n".join(str(record) for record in instance.all_logs(result.run_id))
     for text in (error, logged):
         assert "qu3ry" not in text
+
+
+def test_a_read_only_sqlite_uri_is_accepted_and_read(tmp_path) -> None:
+    path = tmp_path / "warehouse.sqlite"
+    Warehouse(url=f"sqlite:///{path}").replace_market_data([DAY], frame(DAY, 3))
+    read_only = Warehouse(url=f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert len(read_only.read_market_data([DAY])) == 3
+    with pytest.raises(WarehouseError, match="directory .*missing.* does not exist"):
+        Warehouse(url=f"sqlite:///file:{tmp_path / 'missing' / 'w.sqlite'}?mode=ro&uri=true").engine()
+
+
+def test_an_empty_read_only_database_is_named_as_such_not_as_unreachable(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "empty.sqlite"
+    sqlite3.connect(path).close()  # a database with no tables
+    with pytest.raises(WarehouseError) as excinfo:
+        Warehouse(url=f"sqlite:///file:{path}?mode=ro&uri=true").engine()
+    message = str(excinfo.value)
+    assert "Cannot reach" not in message
+    assert "was reached, but its tables could not be created" in message
+    assert "read-only" in message and "ADELIE_WAREHOUSE_URL" in message

@@ -5,6 +5,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import sqlalchemy as sa
@@ -109,7 +110,10 @@ def _normalize(url: str) -> sa.URL:
             "use postgresql+psycopg2://... or sqlite:///...."
         )
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        directory = Path(parsed.database).parent
+        database = parsed.database
+        if parsed.query.get("uri") == "true":  # sqlite:///file:/path?mode=ro&uri=true: an SQLite URI
+            database = urlsplit(database).path
+        directory = Path(database).parent
         if not directory.is_dir():
             # SQLite would create an empty warehouse; a typo must not silently start a new one.
             raise WarehouseError(
@@ -138,12 +142,22 @@ def engine_for(url: str) -> Engine:
         if url not in _engines:
             engine = _create_engine(_normalize(url))
             try:
-                create_tables(engine)
+                engine.connect().close()
             except (sa.exc.DBAPIError, psycopg2.Error) as exc:
                 engine.dispose()
                 raise WarehouseError(
                     f"Cannot reach the warehouse at {safe_url(url)}: {scrubbed(reason(exc), url)}. "
                     "Check ADELIE_WAREHOUSE_URL and that the database server is up."
+                ) from None
+            try:
+                create_tables(engine)
+            except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+                engine.dispose()
+                raise WarehouseError(
+                    f"The warehouse at {safe_url(url)} was reached, but its tables could not be created "
+                    f"({scrubbed(reason(exc), url)}): the database is read-only or the user may not "
+                    "create tables. Point ADELIE_WAREHOUSE_URL at a writable database, or create the "
+                    "tables once as a user who may."
                 ) from None
             _engines[url] = engine
         return _engines[url]
