@@ -5,8 +5,9 @@ The check runs at every load of the location: the playground's code server and e
 (each loads the location before its first step), in the process whose environment the resources read.
 """
 
-from adelie_assets.definitions import defs as production
+import adelie_assets.definitions as production
 from adelie_fakes import demo_mode
 
 demo_mode.check_endpoints(require_demo=True)
-defs = demo_mode.labelled(production)
+# One Definitions object at module scope: Dagster refuses a module holding two.
+defs = demo_mode.labelled(production.defs)

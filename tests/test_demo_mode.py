@@ -98,8 +98,21 @@ def load_demo_location(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_demo_location_loads_only_with_the_fakes_on_loopback() -> None:
+def test_the_demo_location_loads_only_with_the_fakes_on_loopback(tmp_path: Path) -> None:
     assert load_demo_location(FAKES).returncode == 0
+    # As the playground's `dagster dev` loads it, in the demo's environment, from another directory
+    # (one Definitions object at module scope; adelie_fakes found though not installed).
+    env = demo_instance.demo_env(tmp_path, FAKES["ADELIE_KRX_URL"], FAKES["OPENAI_BASE_URL"])
+    dagster = Path(sys.executable).parent / "dagster"
+    validated = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", str(demo_instance.WORKSPACE_YAML)],
+        env={**env, "DAGSTER_HOME": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert validated.returncode == 0, validated.stderr[-2000:]
     refused = load_demo_location({**FAKES, "ADELIE_KRX_URL": "http://10.1.2.3:8123"})
     assert refused.returncode != 0
     assert "KRX at 'http://10.1.2.3:8123' resolves to 10.1.2.3, not only 127.0.0.1" in refused.stderr
