@@ -243,11 +243,9 @@ def scratch_pg_db() -> Iterator[str]:
 def test_dagster_yaml_is_a_working_postgres_instance(
     scratch_pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, DefaultRunLauncher, QueuedRunCoordinator
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.instance.config import PoolGranularity
-    from dagster._core.launcher import DefaultRunLauncher
-    from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster._core.scheduler.instigation import TickStatus
     from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
     from dagster_postgres.event_log import PostgresEventLogStorage

@@ -22,8 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterInstance, materialize
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, materialize, serialize_value
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
