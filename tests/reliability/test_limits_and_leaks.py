@@ -21,8 +21,8 @@ from dagster import DagsterInstance, materialize
 from pydantic import BaseModel
 
 from adelie_assets.calendar import explain_partition_key
-from adelie_assets.definitions import build_resources
 from adelie_assets.defs.market.assets import market_data
+from adelie_assets.defs.resources import build_resources
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.llm import LLM, LlmError
 from adelie_assets.resources.warehouse import Warehouse
