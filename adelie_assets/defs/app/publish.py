@@ -203,6 +203,9 @@ def publish_day_in(
         conn, t.case_matches, on_day, ("current_keyword", "matched_case_id"), matches, {}
     )
 
+    history = t.market_daily_history
+    _sync_children(conn, history, history.c.date == feed.day, ("index_code",), feed.market_history, {})
+
     for stale in sorted(previous - published):
         _delete_stale(conn, t, stale, result)
     return result
