@@ -191,3 +191,30 @@ def test_a_day_whose_keyword_home_would_find_on_a_later_day_is_refused(
     with engine.connect() as conn:
         assert app_reads.state(conn) == before
     engine.dispose()
+
+
+def test_titles_the_app_team_fixed_stay_one_row_each_when_the_day_is_re_published(
+    pg_warehouse_url: str, app_db_url: str
+) -> None:
+    """Issue 32, item 10: the app's team corrects two titles of read cases; a re-run of the day keeps
+    5 rows for 5 keywords (not 7), the same ids, views and the corrected titles."""
+    publish(pg_warehouse_url, app_db_url, upstream_day(DAY))
+    engine = connect(app_db_url)
+    with engine.begin() as conn:
+        cases = [k["case"] for k in app_reads.home(conn, DAY)["keywords"]]
+        for case in cases[:2]:
+            conn.execute(
+                sa.text("UPDATE historical_cases SET title = :t, view_count = 12 WHERE id = :id"),
+                {"t": case["title"].replace("국면", "국면 (교정)"), "id": case["case_id"]},
+            )
+        fixed = app_reads.home(conn, DAY)
+    publish(pg_warehouse_url, app_db_url, upstream_day(DAY))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM historical_cases")).scalar() == 5
+        home = app_reads.home(conn, DAY)
+        assert [k["case"]["title"] for k in home["keywords"]] == [
+            k["case"]["title"] for k in fixed["keywords"]
+        ]
+        assert [k["case"]["case_id"] for k in home["keywords"]] == [c["case_id"] for c in cases]
+        assert [app_reads.case_page(conn, c["case_id"])["view_count"] for c in cases[:2]] == [12, 12]
+    engine.dispose()

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adelie_assets.defs.app.case import FEED_KEY
 from adelie_assets.defs.app.content import CaseFeed, DayFeed
 from adelie_assets.defs.app.published_checks import judge_published_day
 from adelie_assets.defs.app.tables import AppTables
@@ -87,19 +88,43 @@ def _sync_children(
     return len(rows)
 
 
-def _find_case(conn: Connection, cases: sa.Table, case: CaseFeed, previous: set[int]) -> int | None:
-    same_year = (
-        cases.c.event_year.is_(None) if case.event_year is None else cases.c.event_year == case.event_year
-    )
-    query = (
+def _without_key(values: dict[str, Any]) -> dict[str, Any]:
+    # The app's team corrected the title or year of the row: their correction stays.
+    return {k: v for k, v in values.items() if k not in ("title", "event_year")}
+
+
+def _same_year(column: Any, year: int | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if year is None else column == year
+
+
+def _find_case(
+    conn: Connection, cases: sa.Table, case: CaseFeed, previous: set[int]
+) -> tuple[int | None, bool]:
+    """The case's row, and whether the app's team has since changed its title or year (then kept).
+
+    By (title, event_year): the row this day published before, else the oldest one (the app may hold
+    duplicates). Else, among the rows this day published before, the one whose key as the feed wrote
+    it is the case's: the app's team corrected its title or year, and the row stays one row."""
+    found = conn.execute(
         sa.select(cases.c.id)
-        .where(cases.c.title == case.title, same_year)
-        # The row this day published before, else the oldest one (the app may hold duplicates).
+        .where(cases.c.title == case.title, _same_year(cases.c.event_year, case.event_year))
         .order_by(sa.case((cases.c.id.in_(sorted(previous)), 0), else_=1), cases.c.id)
         .limit(1)
-    )
-    found = conn.execute(query).scalar()
-    return None if found is None else int(found)
+    ).scalar()
+    if found is not None or not previous:
+        return (None if found is None else int(found)), False
+    key = cases.c.keywords[FEED_KEY]
+    edited = conn.execute(
+        sa.select(cases.c.id)
+        .where(
+            cases.c.id.in_(sorted(previous)),
+            key["title"].as_string() == case.title,
+            _same_year(key["event_year"].as_integer(), case.event_year),
+        )
+        .order_by(cases.c.id)
+        .limit(1)
+    ).scalar()
+    return (None, False) if edited is None else (int(edited), True)
 
 
 # Every foreign key to the cases table, in any schema, as (child, [child columns], [cases columns]);
@@ -207,7 +232,7 @@ def publish_day_in(
     published: set[int] = set()
     matches: list[dict[str, Any]] = []
     for case in feed.cases:
-        case_id = _find_case(conn, cases, case, previous)
+        case_id, edited_by_app = _find_case(conn, cases, case, previous)
         owned_by_later_day = False
         if case_id is None:
             case_id = _insert(
@@ -223,7 +248,9 @@ def publish_day_in(
                 result.cases_owned_by_later_day += 1
             else:
                 conn.execute(
-                    cases.update().where(cases.c.id == case_id).values(**case.values, updated_at=now)
+                    cases.update()
+                    .where(cases.c.id == case_id)
+                    .values(**(_without_key(case.values) if edited_by_app else case.values), updated_at=now)
                 )
                 result.cases_updated += 1
         published.add(case_id)
