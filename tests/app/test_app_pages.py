@@ -218,3 +218,31 @@ def test_titles_the_app_team_fixed_stay_one_row_each_when_the_day_is_re_publishe
         assert [k["case"]["case_id"] for k in home["keywords"]] == [c["case_id"] for c in cases]
         assert [app_reads.case_page(conn, c["case_id"])["view_count"] for c in cases[:2]] == [12, 12]
     engine.dispose()
+
+
+def test_no_invisible_character_reaches_a_title_the_app_shows(
+    pg_warehouse_url: str, app_db_url_unique: str
+) -> None:
+    """Issue 32, item 10: bidi isolates, U+061C, soft hyphens and tag characters in the names, labels
+    and case titles the feed is made of never reach Home's keyword or case titles."""
+    hidden = "\u2066\u061c\u00ad\U000e0041\u2069"
+    upstream = upstream_day(DAY)
+    for theme in upstream.rows["daily_themes"]:
+        theme["label_ko"] = f"{hidden}{theme['label_ko']}"
+        theme["stocks"][0]["name"] = (
+            f"{theme['stocks'][0]['name'][:1]}{hidden}{theme['stocks'][0]['name'][1:]}"
+        )
+    upstream.market["name"] = [f"{n[:1]}\u00ad{n[1:]}" for n in upstream.market["name"]]
+    for case in upstream.rows["historical_cases"]:
+        case["title"] = f"{case['title'][:3]}{hidden}{case['title'][3:]}"
+    publish(pg_warehouse_url, app_db_url_unique, upstream)
+    engine = connect(app_db_url_unique)
+    with engine.connect() as conn:
+        home = app_reads.home(conn, DAY)
+        shown = [k["title"] for k in home["keywords"]] + [k["case"]["title"] for k in home["keywords"]]
+        shown += [s["stock_name"] for k in home["keywords"] for s in k["stocks"]]
+    engine.dispose()
+    assert [t for t in shown if any(unicodedata.category(c) == "Cf" for c in t)] == []
+    assert [k["case"]["title"] for k in home["keywords"]] == [
+        upstream_day(DAY).case(rank)["title"] for rank in range(1, 6)
+    ]
