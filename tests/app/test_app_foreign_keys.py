@@ -69,3 +69,31 @@ def test_a_case_an_app_row_references_is_never_deleted_and_the_day_stays_publish
         assert conn.execute(sa.text("SELECT count(*) FROM historical_cases")).scalar() == 5 + 1
     assert (result.cases_updated, result.stale_cases_deleted) == (5, 0)
     engine.dispose()
+
+
+def test_a_case_whose_relation_an_app_row_references_is_kept(
+    pg_warehouse_url: str, app_db_url_unique: str
+) -> None:
+    publish(pg_warehouse_url, app_db_url_unique, upstream_day(DAY))
+    engine = connect(app_db_url_unique)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE relation_notes (id SERIAL PRIMARY KEY, "
+                "relation_id INTEGER NOT NULL REFERENCES case_stock_relations (id))"
+            )
+        )
+        case_id = app_reads.home(conn, DAY)["keywords"][0]["case"]["case_id"]
+        conn.execute(
+            sa.text(
+                "INSERT INTO relation_notes (relation_id) "
+                "SELECT min(id) FROM case_stock_relations WHERE case_id = :id"
+            ),
+            {"id": case_id},
+        )
+    result = publish(pg_warehouse_url, app_db_url_unique, upstream_day(DAY, title_suffix=" v2"))
+    assert (result.stale_cases_deleted, result.stale_cases_kept) == (4, 1)
+    with engine.connect() as conn:
+        assert app_reads.case_page(conn, case_id)["relations"] != []
+        assert conn.execute(sa.text("SELECT count(*) FROM relation_notes")).scalar() == 1
+    engine.dispose()

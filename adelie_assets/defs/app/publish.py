@@ -188,8 +188,19 @@ def _delete_stale(conn: Connection, t: AppTables, case_id: int, result: PublishR
     if (view_count or 0) > 0 or _referenced(conn, t, case_id):
         result.stale_cases_kept += 1
         return
-    conn.execute(t.case_stock_relations.delete().where(t.case_stock_relations.c.case_id == case_id))
-    conn.execute(cases.delete().where(cases.c.id == case_id))
+    # A table of the app may still reference one of the case's relations: then keep both.
+    savepoint = conn.begin_nested() if conn.dialect.name == "postgresql" else None
+    try:
+        conn.execute(t.case_stock_relations.delete().where(t.case_stock_relations.c.case_id == case_id))
+        conn.execute(cases.delete().where(cases.c.id == case_id))
+    except sa.exc.IntegrityError:
+        if savepoint is None:
+            raise
+        savepoint.rollback()
+        result.stale_cases_kept += 1
+        return
+    if savepoint is not None:
+        savepoint.commit()
     result.stale_cases_deleted += 1
 
 
