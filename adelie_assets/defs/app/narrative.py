@@ -41,6 +41,11 @@ def build_narrative(
         bullets = [text(b) for b in section.get("bullets") or []]
         bullets = [b for b in bullets if b]
         narrative[key] = {"bullets": bullets, "content": text(section.get("content"))}
+        if not bullets and not narrative[key]["content"]:
+            raise AppFeedError(
+                f"{where}: the narrative's section {key!r} is empty once markup and invisible characters "
+                "are removed (the app would show an empty step); re-materialize historical_cases for the day."
+            )
         if key in charts:
             narrative[key]["chart"] = charts[key]
     count = len(narrative["devils_advocate"]["bullets"])
