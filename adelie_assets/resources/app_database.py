@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from adelie_assets.defs.app.tables import AppTables, app_tables
 from adelie_assets.resources.warehouse import Warehouse, WarehouseError
@@ -146,13 +147,28 @@ def _ensure_tables(target: AppTarget) -> None:
         target.tables.metadata.create_all(conn, checkfirst=True)
         inspector = sa.inspect(conn)
         for table in target.tables.all:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
+            columns = inspector.get_columns(table.name)
+            present = {c["name"] for c in columns}
             missing = [c.name for c in table.columns if c.name not in present]
             if missing:
                 raise AppDatabaseError(
                     f"The app's table {table.name} at {target.description} has no column(s) "
                     f"{', '.join(missing)}: run the app's migrations; the platform never alters its tables."
                 )
+            unfillable = [c["name"] for c in columns if c["name"] not in table.c and _needs_a_value(c)]
+            if unfillable:
+                raise AppDatabaseError(
+                    f"The app's table {table.name} at {target.description} has column(s) "
+                    f"{', '.join(unfillable)} NOT NULL without a default, which the platform does not "
+                    "write: every row it inserts would be refused. Give them a default or make them "
+                    "nullable (the app's migration); the platform never alters its tables."
+                )
+
+
+def _needs_a_value(column: ReflectedColumn) -> bool:
+    """A column an INSERT that leaves it out fails on: NOT NULL, no default, not generated."""
+    generated = column.get("identity") or column.get("computed") or column.get("autoincrement") is True
+    return not column["nullable"] and column.get("default") is None and not generated
 
 
 class AppDatabase(ConfigurableResource):
@@ -176,11 +192,7 @@ class AppDatabase(ConfigurableResource):
         else:
             parsed = _postgres_url(self.url)
             if warehouse.url and _same_database(parsed, warehouse.url):
-                raise AppDatabaseError(
-                    f"{ENV_VAR} ({mask_url(self.url)}) is the warehouse's database, whose historical_cases "
-                    f"table is not the app's: point {ENV_VAR} at the app's database, or unset it to publish "
-                    "into the warehouse as app_* tables."
-                )
+                raise self._is_the_warehouse()
             with _lock:
                 key = parsed.render_as_string(hide_password=False)
                 if key not in _engines:
@@ -190,6 +202,8 @@ class AppDatabase(ConfigurableResource):
                         connect_args={"connect_timeout": 10, "application_name": "adelie_assets.app"},
                     )
                 engine = _engines[key]
+            if _same_live_database(engine, warehouse):
+                raise self._is_the_warehouse()
             target = AppTarget(engine, app_tables(), mask_url(self.url), self.url)
         ready_key = (str(target.engine.url), target.tables.daily_briefings.name)
         if ready_key not in _ready:
@@ -200,6 +214,23 @@ class AppDatabase(ConfigurableResource):
     def describe(self) -> str:
         return mask_url(self.url) if self.url else "the warehouse (app_* tables)"
 
+    def _is_the_warehouse(self) -> AppDatabaseError:
+        return AppDatabaseError(
+            f"{ENV_VAR} ({mask_url(self.url)}) is the warehouse's database, whose historical_cases "
+            f"table is not the app's: point {ENV_VAR} at the app's database, or unset it to publish "
+            "into the warehouse as app_* tables."
+        )
+
+
+# Names of this machine's own Postgres: the same server whichever of them a URL uses (no host: the
+# local socket).
+_LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "[::1]", "localhost.localdomain"}
+
+
+def _host(url: sa.URL) -> str:
+    host = (url.host or "").strip().lower().rstrip(".")
+    return "localhost" if host in _LOOPBACK else host
+
 
 def _same_database(app: sa.URL, warehouse_url: str) -> bool:
     try:
@@ -208,11 +239,23 @@ def _same_database(app: sa.URL, warehouse_url: str) -> bool:
         return False
     if not other.drivername.startswith("postgres"):
         return False
-    return (app.host or "localhost", app.port or 5432, app.database) == (
-        other.host or "localhost",
-        other.port or 5432,
-        other.database,
-    )
+    return (_host(app), app.port or 5432, app.database) == (_host(other), other.port or 5432, other.database)
+
+
+_IDENTITY = sa.text("SELECT current_database(), pg_postmaster_start_time(), inet_server_port()")
+
+
+def _same_live_database(app: Engine, warehouse: Warehouse) -> bool:
+    """Whether both URLs reach one database of one server, by any names of the host (a DNS alias, an
+    address): the server's start time and the database's name, asked of each. Unknown: False."""
+    try:
+        other = warehouse.engine()
+        if other.dialect.name != "postgresql":
+            return False
+        with app.connect() as a, other.connect() as w:
+            return tuple(a.execute(_IDENTITY).one()) == tuple(w.execute(_IDENTITY).one())
+    except (sa.exc.DBAPIError, psycopg2.Error, WarehouseError):
+        return False  # an unreachable database is named by the step's first real use of it
 
 
 def dispose_engines() -> None:

@@ -108,3 +108,20 @@ def test_a_warehouse_with_the_v1_cases_layout_keeps_it_and_gets_the_v2_table(
         assert "analog_id" in {c["name"] for c in inspector.get_columns("historical_cases")}
         old = conn.execute(sa.text("SELECT title FROM historical_cases_v1")).scalars().all()
     assert old == ["old case"]  # kept, not dropped
+
+
+def test_in_the_warehouse_a_rewritten_day_deletes_its_stale_cases_but_one_another_day_matches(
+    warehouse_url: str,
+) -> None:
+    """The references to a stale case are looked up in the catalog on SQLite too (its foreign keys)."""
+    day, next_day, shared = date(2026, 11, 26), date(2026, 11, 27), "2015년 코스피 급등 국면"
+    warehouse = write_upstream(warehouse_url, upstream_day(day, shared_title=shared))
+    publish_trading_day(warehouse, AppDatabase(), day)
+    write_upstream(warehouse_url, upstream_day(next_day, shared_title=shared))
+    publish_trading_day(warehouse, AppDatabase(), next_day)
+    write_upstream(warehouse_url, upstream_day(day, title_suffix=" v2"))
+    result = publish_trading_day(warehouse, AppDatabase(), day)[2]
+    assert (result.stale_cases_deleted, result.stale_cases_kept, result.cases_inserted) == (4, 1, 5)
+    with warehouse.engine().connect() as conn:
+        titles = conn.execute(sa.text("SELECT title FROM app_historical_cases")).scalars().all()
+    assert len(titles) == 10 and shared in titles

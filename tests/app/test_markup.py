@@ -103,3 +103,32 @@ def test_text_stays_readable() -> None:
 def test_a_hostile_glossary_term_marks_nothing() -> None:
     out = marked_html("<script>x</script> 본문", ["<script>x</script>", "<img src=x>", ""])
     assert out == "본문"
+
+
+# Format characters (Unicode category Cf) a reader does not see but the app's text keeps: bidi
+# isolates and their pop, the Arabic letter mark, the soft hyphen, tag characters, Mongolian vowel
+# separator, deprecated format characters, interlinear annotation marks.
+INVISIBLE = [
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u061c",
+    "\u00ad",
+    "\U000e0001",
+    "\U000e0041",
+    "\U000e007f",
+    "\u180e",
+    "\u206a",
+    "\u206f",
+    "\ufff9",
+    "\U0001d173",
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_format_characters_never_reach_the_app(char: str) -> None:
+    assert plain_text(f"삼성{char}전자 {char}91.4%") == "삼성전자 91.4%"
+    assert marked_html(f"공{char}매도와 {char}PER", ["공매도", "PER"]) == (
+        f"{MARK_OPEN}공매도{MARK_CLOSE}와 {MARK_OPEN}PER{MARK_CLOSE}"
+    )

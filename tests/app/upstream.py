@@ -71,13 +71,17 @@ def _path(anchor: date, close: float, low: int, high: int, slope: float) -> list
     return points
 
 
-def upstream_day(day: date, *, title_suffix: str = "", shared_title: str | None = None) -> UpstreamDay:
+def upstream_day(
+    day: date, *, title_suffix: str = "", shared_title: str | None = None, themes_of: date | None = None
+) -> UpstreamDay:
     """A day of upstream rows; lead stocks rotate with the day so that two days differ.
 
     `title_suffix` changes every case title (a re-generated day); `shared_title` gives theme 1 a title
-    and year another day can share."""
+    and year another day can share; `themes_of` gives the day the same stocks in the same themes as
+    that day (the same leaders day after day), with the day's own prices."""
     k = day.toordinal()
-    names = {"KOSPI": KOSPI[k % 8 :] + KOSPI[: k % 8], "KOSDAQ": KOSDAQ[k % 8 :] + KOSDAQ[: k % 8]}
+    r = (themes_of or day).toordinal() % 8
+    names = {"KOSPI": KOSPI[r:] + KOSPI[:r], "KOSDAQ": KOSDAQ[r:] + KOSDAQ[:r]}
     market_rows = []
     for market in ("KOSPI", "KOSDAQ"):
         pool = KOSPI if market == "KOSPI" else KOSDAQ

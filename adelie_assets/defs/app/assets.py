@@ -37,8 +37,9 @@ _COMMON = {"group_name": "app", "kinds": {"postgres"}, "owners": ["team:data-eng
             APP_BRIEFING,
             deps=[AssetKey("market_data"), AssetKey("market_indices"), AssetKey("daily_themes")],
             description=(
-                "The app's daily_briefings row of the trading day (market summary, five keywords) and its "
-                "briefing_stocks (movers by selection_reason), in the app's database."
+                "The app's daily_briefings row of the trading day (market summary, five keywords), its "
+                "briefing_stocks (movers by selection_reason) and the day's KOSPI/KOSDAQ bars in "
+                "market_daily_history (the narrative's market chart), in the app's database."
             ),
             **_COMMON,
         ),

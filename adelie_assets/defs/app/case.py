@@ -13,6 +13,8 @@ from adelie_assets.defs.app.narrative import build_narrative, full_content
 from adelie_assets.defs.app.tables import DIFFICULTY
 from adelie_assets.defs.app.wording import krw, pct, stock_name
 
+FEED_KEY = "feed_key"
+
 
 @dataclass
 class CaseFeed:
@@ -107,6 +109,8 @@ def build_case(inputs: DayInputs, theme_rank: int) -> CaseFeed:
         ),
         "glossary_terms": glossary,
         "key_insight": plain_text(case.get("key_insight"), 500),
+        # The case's key as the feed wrote it: found again after the app's team edits the title or year.
+        FEED_KEY: {"title": title, "event_year": event_year},
     }
     values = {
         "title": title,

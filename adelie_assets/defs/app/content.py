@@ -17,7 +17,7 @@ from adelie_assets.defs.app.case import CaseFeed, build_case
 from adelie_assets.defs.app.inputs import AppFeedError, DayInputs
 from adelie_assets.defs.app.markup import plain_text
 from adelie_assets.defs.app.narrative import DEVILS_ADVOCATE_BULLETS, SECTIONS
-from adelie_assets.defs.app.tables import SELECTION_REASONS
+from adelie_assets.defs.app.tables import INDEX_CODES, KEYWORD_CHARS, SELECTION_REASONS
 from adelie_assets.defs.app.wording import krw, pct, stock_name
 
 # The names the app's other modules import from here; the parts live in case/charts/narrative/wording.
@@ -39,6 +39,7 @@ class DayFeed:
     briefing: dict[str, Any]
     stocks: list[dict[str, Any]]
     cases: list[CaseFeed]
+    market_history: list[dict[str, Any]]  # the day's market_daily_history rows (none without indices)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -62,13 +63,19 @@ def _stock_reason(stock: dict[str, Any], selection_reason: str) -> str:
     return f"거래대금 {value}, {move}" if selection_reason == "high_volume" else f"{move}, 거래대금 {value}"
 
 
-def keyword_title(theme: dict[str, Any]) -> str:
-    """e.g. `에코프로 등 코스닥 급등주`: the lead stock makes a day's keyword distinct from other days'."""
+def keyword_title(theme: dict[str, Any], day: date, rank: int | None = None) -> str:
+    """e.g. `에코프로 등 코스닥 급등주 (2026.11.26)`.
+
+    The app's Home finds a keyword's case by its title alone (the latest `case_matches` row with that
+    title on or after the day), so a title of one day must never be another day's: the same stocks
+    lead the same themes day after day, and days are published in any order. The trading day in the
+    title makes it unique and still reads naturally; `rank` tells two themes of one day apart."""
     label = plain_text(theme.get("label_ko"), 60)
     stocks = theme.get("stocks") or []
     lead = plain_text(stocks[0].get("name") or stocks[0].get("ticker"), 40) if stocks else ""
-    title = f"{lead} 등 {label}" if len(stocks) > 1 else f"{lead} {label}"
-    return title.strip()[:100]
+    name = f"{lead} 등 {label}" if len(stocks) > 1 else f"{lead} {label}"
+    suffix = f" ({day:%Y.%m.%d}{f' #{rank}' if rank is not None else ''})"
+    return " ".join(name.split())[: KEYWORD_CHARS - len(suffix)] + suffix
 
 
 def build_day(inputs: DayInputs) -> DayFeed:
@@ -85,9 +92,9 @@ def build_day(inputs: DayInputs) -> DayFeed:
                 f"daily_themes {inputs.day} theme {rank} has selection_reason {reason!r}; the app "
                 f"accepts only {', '.join(SELECTION_REASONS)}. Fix daily_themes and re-materialize it."
             )
-        title = keyword_title(theme)
+        title = keyword_title(theme, inputs.day)
         if title in titles:
-            title = f"{title} ({rank})"[:100]
+            title = keyword_title(theme, inputs.day, rank)
         titles.add(title)
         case = build_case(inputs, rank)
         feed_case = cases.setdefault((case.title, case.event_year), case)
@@ -134,19 +141,41 @@ def build_day(inputs: DayInputs) -> DayFeed:
                 {
                     "stock_code": ticker,
                     "stock_name": stock_name(inputs, str(s["ticker"]), s.get("name")),
-                    "change_rate": None
-                    if s.get("change_pct") is None
-                    else Decimal(str(round(float(s["change_pct"]), 2))),
+                    "change_rate": _cents(s.get("change_pct")),
                     "volume": None if s.get("volume") is None else int(s["volume"]),
                     "selection_reason": reason,
-                    "keywords": [],
+                    # The briefing page reads the titles as the list under "keywords" of an object.
+                    "keywords": {"keywords": []},
                 },
             )
-            row["keywords"].append(title)
+            row["keywords"]["keywords"].append(title)
     briefing = {
         "briefing_date": inputs.day,
         "market_summary": market_summary(inputs.indices),
         "top_keywords": {"keywords": keywords},
     }
     warnings = [f"No market summary: {inputs.missing_indices}."] if inputs.missing_indices else []
-    return DayFeed(inputs.day, briefing, list(stocks.values()), list(cases.values()), warnings)
+    return DayFeed(
+        inputs.day, briefing, list(stocks.values()), list(cases.values()), market_history(inputs), warnings
+    )
+
+
+def _cents(value: float | None) -> Decimal | None:
+    """A Numeric(_, 2) column's value."""
+    return None if value is None else Decimal(str(round(float(value), 2)))
+
+
+def market_history(inputs: DayInputs) -> list[dict[str, Any]]:
+    """The day's KOSPI and KOSDAQ bars for the narrative's market chart, from market_indices."""
+    return [
+        {
+            "date": inputs.day,
+            "index_code": code,
+            **{k: _cents(inputs.indices[name].get(k)) for k in ("open", "high", "low", "close")},
+            "volume": None
+            if inputs.indices[name].get("volume") is None
+            else int(inputs.indices[name]["volume"]),
+        }
+        for name, code in INDEX_CODES.items()
+        if name in inputs.indices
+    ]

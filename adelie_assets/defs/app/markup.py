@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MARK_OPEN = "<mark class='term'>"
@@ -46,6 +47,14 @@ _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 
+def _without_format_characters(value: str) -> str:
+    """Without any format character (Unicode category Cf: bidi isolates, U+061C, soft hyphens, tag
+    characters, ...): invisible to the reader, they would hide what the text says or split a word."""
+    if value.isascii():
+        return value
+    return "".join(c for c in value if c.isascii() or unicodedata.category(c) != "Cf")
+
+
 def _clean(text: object) -> str:
     """Text without any markup; may still contain a literal `<` or `>` (e.g. "PER < 10")."""
     value = "" if text is None else str(text)
@@ -55,6 +64,7 @@ def _clean(text: object) -> str:
             break
         value = unescaped
     value = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = _without_format_characters(value)
     value = _DANGEROUS_BLOCK.sub(" ", value)
     value = _COMMENT.sub(" ", value)
     previous = None

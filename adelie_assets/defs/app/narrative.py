@@ -3,6 +3,8 @@ its chart, and the same text flattened into `full_content`."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from adelie_assets.defs.app.inputs import AppFeedError
@@ -18,6 +20,9 @@ SECTIONS: dict[str, str] = {
     "action": "투자 포인트",
 }
 DEVILS_ADVOCATE_BULLETS = 3
+# Sections the app's narrative page prints as text, not HTML (Narrative.jsx's ActionStep): plain text,
+# with no glossary marks and no HTML entities, which the reader would see as they are.
+PLAIN_TEXT_SECTIONS = frozenset({"action"})
 
 
 def build_narrative(
@@ -30,9 +35,17 @@ def build_narrative(
             raise AppFeedError(
                 f"{where}: the narrative has no section {key!r}; re-materialize historical_cases."
             )
-        bullets = [marked_html(b, terms) for b in section.get("bullets") or []]
+        text: Callable[[object], str] = (
+            plain_text if key in PLAIN_TEXT_SECTIONS else functools.partial(marked_html, terms=terms)
+        )
+        bullets = [text(b) for b in section.get("bullets") or []]
         bullets = [b for b in bullets if b]
-        narrative[key] = {"bullets": bullets, "content": marked_html(section.get("content"), terms)}
+        narrative[key] = {"bullets": bullets, "content": text(section.get("content"))}
+        if not bullets and not narrative[key]["content"]:
+            raise AppFeedError(
+                f"{where}: the narrative's section {key!r} is empty once markup and invisible characters "
+                "are removed (the app would show an empty step); re-materialize historical_cases for the day."
+            )
         if key in charts:
             narrative[key]["chart"] = charts[key]
     count = len(narrative["devils_advocate"]["bullets"])

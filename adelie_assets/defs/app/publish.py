@@ -9,8 +9,9 @@ How a day's rows are identified (the app's tables have no partition column):
   `created_at` kept), a new one is inserted.
 
 Re-publishing a day therefore rewrites its briefing, stocks, matches and cases; a case it no longer
-matches is deleted unless another day still matches it or the app counted views on it (then it stays,
-unlinked, so that links users saved keep working). A case shared with a LATER day keeps the later
+matches is deleted unless the app counted views on it or any row references it (another day's match,
+or a table of the app, whatever its foreign key's action, looked up in the catalog): then it stays,
+unlinked, so that links users saved keep working. A case shared with a LATER day keeps the later
 day's content. Child rows (stocks, matches, relations) are updated in place when their key is unchanged, so
 columns the app added and fills itself keep their values. Nothing is altered, dropped or truncated.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adelie_assets.defs.app.case import FEED_KEY
 from adelie_assets.defs.app.content import CaseFeed, DayFeed
 from adelie_assets.defs.app.published_checks import judge_published_day
 from adelie_assets.defs.app.tables import AppTables
@@ -86,38 +88,111 @@ def _sync_children(
     return len(rows)
 
 
-def _find_case(conn: Connection, cases: sa.Table, case: CaseFeed, previous: set[int]) -> int | None:
-    same_year = (
-        cases.c.event_year.is_(None) if case.event_year is None else cases.c.event_year == case.event_year
-    )
-    query = (
+def _without_key(values: dict[str, Any]) -> dict[str, Any]:
+    # The app's team corrected the title or year of the row: their correction stays.
+    return {k: v for k, v in values.items() if k not in ("title", "event_year")}
+
+
+def _same_year(column: Any, year: int | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if year is None else column == year
+
+
+def _find_case(
+    conn: Connection, cases: sa.Table, case: CaseFeed, previous: set[int]
+) -> tuple[int | None, bool]:
+    """The case's row, and whether the app's team has since changed its title or year (then kept).
+
+    By (title, event_year): the row this day published before, else the oldest one (the app may hold
+    duplicates). Else, among the rows this day published before, the one whose key as the feed wrote
+    it is the case's: the app's team corrected its title or year, and the row stays one row."""
+    found = conn.execute(
         sa.select(cases.c.id)
-        .where(cases.c.title == case.title, same_year)
-        # The row this day published before, else the oldest one (the app may hold duplicates).
+        .where(cases.c.title == case.title, _same_year(cases.c.event_year, case.event_year))
         .order_by(sa.case((cases.c.id.in_(sorted(previous)), 0), else_=1), cases.c.id)
         .limit(1)
-    )
-    found = conn.execute(query).scalar()
-    return None if found is None else int(found)
+    ).scalar()
+    if found is not None or not previous:
+        return (None if found is None else int(found)), False
+    key = cases.c.keywords[FEED_KEY]
+    edited = conn.execute(
+        sa.select(cases.c.id)
+        .where(
+            cases.c.id.in_(sorted(previous)),
+            key["title"].as_string() == case.title,
+            _same_year(key["event_year"].as_integer(), case.event_year),
+        )
+        .order_by(cases.c.id)
+        .limit(1)
+    ).scalar()
+    return (None, False) if edited is None else (int(edited), True)
+
+
+# Every foreign key to the cases table, in any schema, as (child, [child columns], [cases columns]);
+# names come quoted from the catalog (regclass, quote_ident), ready for SQL.
+_REFERENCES_TO = sa.text(
+    """SELECT c.conrelid::regclass::text AS child,
+              array(SELECT quote_ident(a.attname) FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+                    ORDER BY k.i) AS columns,
+              array(SELECT quote_ident(a.attname) FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+                    JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n
+                    ORDER BY k.i) AS refers_to
+       FROM pg_constraint c
+       WHERE c.contype = 'f' AND c.confrelid = to_regclass(:cases)
+         AND c.conrelid <> to_regclass(:relations)"""
+)
+
+
+def _foreign_keys(conn: Connection, t: AppTables) -> list[tuple[str, list[str], list[str]]]:
+    """Every foreign key to the cases table but the relations' (the feed deletes those with the case)."""
+    cases, relations = t.historical_cases.name, t.case_stock_relations.name
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_REFERENCES_TO, {"cases": cases, "relations": relations})
+        return [(row.child, list(row.columns), list(row.refers_to)) for row in rows]
+    inspector = sa.inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    return [
+        (
+            quote(table),
+            [quote(c) for c in fk["constrained_columns"]],
+            [quote(c) for c in fk["referred_columns"]],
+        )
+        for table in inspector.get_table_names()
+        if table != relations
+        for fk in inspector.get_foreign_keys(table)
+        if fk["referred_table"] == cases
+    ]
+
+
+def _referenced(conn: Connection, t: AppTables, case_id: int) -> bool:
+    """Whether any row of any table (the app's own, case_matches of any day) references the case,
+    looked up in the catalog: whatever the key's action, deleting the case would lose or change it."""
+    cases = conn.dialect.identifier_preparer.format_table(t.historical_cases)
+    for child, columns, refers_to in _foreign_keys(conn, t):
+        joined = " AND ".join(f"r.{c} = c.{p}" for c, p in zip(columns, refers_to, strict=True))
+        found = conn.execute(
+            sa.text(f"SELECT 1 FROM {child} r JOIN {cases} c ON {joined} WHERE c.id = :id LIMIT 1"),
+            {"id": case_id},
+        ).first()
+        if found is not None:
+            return True
+    return False
 
 
 def _delete_stale(conn: Connection, t: AppTables, case_id: int, result: PublishResult) -> None:
-    still_matched = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(t.case_matches)
-        .where(t.case_matches.c.matched_case_id == case_id)
-    ).scalar_one()
-    views = conn.execute(sa.select(t.historical_cases.c.view_count).where(t.historical_cases.c.id == case_id))
-    view_count = views.scalar()
-    if still_matched or (view_count or 0) > 0:
+    cases = t.historical_cases
+    if conn.dialect.name == "postgresql":
+        # Until the commit, no app row can come to reference the case (a reference locks the row).
+        conn.execute(sa.select(cases.c.id).where(cases.c.id == case_id).with_for_update())
+    view_count = conn.execute(sa.select(cases.c.view_count).where(cases.c.id == case_id)).scalar()
+    if (view_count or 0) > 0 or _referenced(conn, t, case_id):
         result.stale_cases_kept += 1
         return
-    postgres = conn.dialect.name == "postgresql"
-    # On Postgres a table the app added may reference the case: then keep it rather than fail the day.
-    savepoint = conn.begin_nested() if postgres else None
+    # A table of the app may still reference one of the case's relations: then keep both.
+    savepoint = conn.begin_nested() if conn.dialect.name == "postgresql" else None
     try:
         conn.execute(t.case_stock_relations.delete().where(t.case_stock_relations.c.case_id == case_id))
-        conn.execute(t.historical_cases.delete().where(t.historical_cases.c.id == case_id))
+        conn.execute(cases.delete().where(cases.c.id == case_id))
     except sa.exc.IntegrityError:
         if savepoint is None:
             raise
@@ -168,7 +243,7 @@ def publish_day_in(
     published: set[int] = set()
     matches: list[dict[str, Any]] = []
     for case in feed.cases:
-        case_id = _find_case(conn, cases, case, previous)
+        case_id, edited_by_app = _find_case(conn, cases, case, previous)
         owned_by_later_day = False
         if case_id is None:
             case_id = _insert(
@@ -184,7 +259,9 @@ def publish_day_in(
                 result.cases_owned_by_later_day += 1
             else:
                 conn.execute(
-                    cases.update().where(cases.c.id == case_id).values(**case.values, updated_at=now)
+                    cases.update()
+                    .where(cases.c.id == case_id)
+                    .values(**(_without_key(case.values) if edited_by_app else case.values), updated_at=now)
                 )
                 result.cases_updated += 1
         published.add(case_id)
@@ -202,6 +279,9 @@ def publish_day_in(
     result.matches = _sync_children(
         conn, t.case_matches, on_day, ("current_keyword", "matched_case_id"), matches, {}
     )
+
+    history = t.market_daily_history
+    _sync_children(conn, history, history.c.date == feed.day, ("index_code",), feed.market_history, {})
 
     for stale in sorted(previous - published):
         _delete_stale(conn, t, stale, result)

@@ -37,6 +37,7 @@ def _json(value: Any) -> Any:
 
 def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
     start = datetime(day.year, day.month, day.day)
+    end = start + timedelta(days=1)
     briefings = conn.execute(
         sa.select(
             t.daily_briefings.c.id, t.daily_briefings.c.top_keywords, t.daily_briefings.c.market_summary
@@ -49,17 +50,22 @@ def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
         if isinstance(k, dict)
     ]
     m = t.case_matches
-    # The app's Home query: the latest match of the keyword on or after the briefing date.
+    # The app's Home query: the latest match of the keyword on or after the briefing date. Found on a
+    # later day, it is that day's case: Home would show it, so the keyword counts as unmatched.
     unmatched = [
         title
         for title in keywords
-        if conn.execute(
-            sa.select(m.c.id)
-            .join(t.historical_cases, t.historical_cases.c.id == m.c.matched_case_id)
-            .where(m.c.current_keyword == title, m.c.matched_at >= start)
-            .limit(1)
-        ).first()
-        is None
+        if (
+            conn.execute(
+                sa.select(m.c.matched_at)
+                .join(t.historical_cases, t.historical_cases.c.id == m.c.matched_case_id)
+                .where(m.c.current_keyword == title, m.c.matched_at >= start)
+                .order_by(m.c.matched_at.desc(), m.c.id.desc())
+                .limit(1)
+            ).scalar()
+            or end
+        )
+        >= end
     ]
     reasons = list(
         conn.execute(
@@ -68,7 +74,7 @@ def read_published(conn: Connection, t: AppTables, day: date) -> PublishedDay:
             )
         ).scalars()
     )
-    on_day = sa.and_(m.c.matched_at >= start, m.c.matched_at < start + timedelta(days=1))
+    on_day = sa.and_(m.c.matched_at >= start, m.c.matched_at < end)
     scores = list(conn.execute(sa.select(m.c.similarity_score).where(on_day)).scalars())
     case_ids = sa.select(m.c.matched_case_id).where(on_day)
     bullets = {}

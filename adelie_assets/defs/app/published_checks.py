@@ -45,8 +45,8 @@ PUBLISHED_CHECKS: tuple[PublishedCheck, ...] = (
         APP_BRIEFING,
         "five_keywords_with_cases",
         published.keywords_with_cases,
-        "Five keywords, each found by the app's Home query (latest case_matches row with its title on or "
-        "after the briefing date) with its case.",
+        "Five keywords, each of which the app's Home query (latest case_matches row with its title on or "
+        "after the briefing date) finds with the day's own case, not another day's.",
     ),
     PublishedCheck(
         APP_BRIEFING,

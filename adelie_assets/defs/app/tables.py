@@ -1,4 +1,5 @@
-"""The app's five tables, as its initial migration creates them (PostgreSQL; SQLite for the demo).
+"""The app's five tables, as its initial migration creates them (PostgreSQL; SQLite for the demo), and
+the `market_daily_history` its narrative route reads, as its model declares it.
 
 Only the columns listed here are ever written: the app's own migrations may add columns, indexes and a
 `UNIQUE (title, event_year)` on `historical_cases`; they are left alone. Tables are created only where
@@ -21,11 +22,16 @@ TABLE_NAMES = (
     "historical_cases",
     "case_matches",
     "case_stock_relations",
+    "market_daily_history",
 )
 
+# KRX's index codes, as the app's market_daily_history files them.
+INDEX_CODES = {"KOSPI": "1001", "KOSDAQ": "2001"}
 # The app's allowed values (its API filters movers by these).
 SELECTION_REASONS = ("top_gainer", "top_loser", "high_volume")
 RELATION_TYPES = ("main_subject", "related")
+# case_matches.current_keyword: a keyword's title, as Home shows it and finds its case by.
+KEYWORD_CHARS = 100
 # The app's difficulty levels are its own; every generated case is written for beginners.
 DIFFICULTY = "beginner"
 
@@ -38,6 +44,7 @@ class AppTables:
     historical_cases: sa.Table
     case_matches: sa.Table
     case_stock_relations: sa.Table
+    market_daily_history: sa.Table
 
     @property
     def all(self) -> tuple[sa.Table, ...]:
@@ -47,6 +54,7 @@ class AppTables:
             self.historical_cases,
             self.case_matches,
             self.case_stock_relations,
+            self.market_daily_history,
         )
 
 
@@ -96,7 +104,7 @@ def app_tables(prefix: str = "") -> AppTables:
         f"{prefix}case_matches",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("current_keyword", sa.String(100), nullable=False),
+        sa.Column("current_keyword", sa.String(KEYWORD_CHARS), nullable=False),
         sa.Column("current_stock_code", sa.String(10)),
         sa.Column("matched_case_id", sa.Integer, sa.ForeignKey(cases.c.id), nullable=False),
         sa.Column("similarity_score", sa.Numeric(5, 4)),
@@ -113,4 +121,19 @@ def app_tables(prefix: str = "") -> AppTables:
         sa.Column("relation_type", sa.String(50)),
         sa.Column("impact_description", sa.Text),
     )
-    return AppTables(metadata, briefings, stocks, cases, matches, relations)
+    # The narrative route's market chart reads it (the latest five dates, index_code 1001 as KOSPI, any
+    # other as KOSDAQ); the app declares it in its models (market_history.py) but no migration creates
+    # it, so it is created here as that model declares it.
+    market_history = sa.Table(
+        f"{prefix}market_daily_history",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("date", sa.Date, nullable=False),
+        sa.Column("index_code", sa.String(10), nullable=False),
+        sa.Column("open", sa.Numeric(12, 2)),
+        sa.Column("high", sa.Numeric(12, 2)),
+        sa.Column("low", sa.Numeric(12, 2)),
+        sa.Column("close", sa.Numeric(12, 2)),
+        sa.Column("volume", sa.BigInteger),
+    )
+    return AppTables(metadata, briefings, stocks, cases, matches, relations, market_history)
