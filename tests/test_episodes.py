@@ -266,7 +266,7 @@ def test_the_check_verifies_contradicts_or_reports_not_stored_per_episode(wareho
     assert not evaluation.blocking
     assert evaluation.description == (
         f"2 verified, 1 contradicted, 11 not stored (episodes.toml version {SHIPPED['version']}, reviewed "
-        f"{SHIPPED['reviewed_on']}). Contradicted: rate_hike_bear_2022 (금리 인상기 약세장): contradicted: "
+        f"{SHIPPED['reviewed_on']}). Contradicted: rate_hike_bear_2022 (금리 인상기 약세장): "
         "KOSPI 3,305.21 (2021-07-06) -> 3,155.49 (2022-09-30) = -4.5%, expected down -40%..-30%. "
         "Check the stored closes of those days, then the file."
     )
@@ -331,3 +331,17 @@ def test_a_malformed_file_or_an_unreachable_warehouse_warns_and_fails_no_run(
 def test_a_normal_days_run_does_not_run_the_check() -> None:
     daily = defs.resolve_job_def("daily_pipeline").asset_layer.asset_graph
     assert not [key for key in daily.asset_check_keys if key.name == "episodes_match_index_data"]
+
+
+def test_the_docs_list_every_episode_with_its_dates_and_closes() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "episodes.md").read_text(encoding="utf-8")
+    listed = {line.split(" | ")[0].strip("| "): line for line in docs.splitlines() if line.startswith("| ")}
+    calendar = shipped_calendar()
+    assert f"Version {calendar.version}, reviewed {calendar.reviewed_on}." in docs
+    for e in calendar.episodes:
+        row = listed[e.id]
+        assert f"| {e.index} | {e.start} | {e.end} |" in row, e.id
+        assert (
+            f"{e.reported_start_close:,.2f} → {e.reported_end_close:,.2f} | {e.reported_move_pct:+.1f}% |"
+            in row
+        )

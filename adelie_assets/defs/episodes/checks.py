@@ -69,15 +69,18 @@ class Finding:
             return None
         return move_pct(self.start_close, self.end_close)
 
-    def line(self) -> str:
+    def figures(self) -> str:
         e = self.episode
         if self.move is None:
             missing = [str(d) for d, c in ((e.start, self.start_close), (e.end, self.end_close)) if c is None]
-            return f"{NOT_STORED}: no {e.index} close for {' and '.join(missing)}"
+            return f"no {e.index} close for {' and '.join(missing)}"
         return (
-            f"{self.status}: {e.index} {self.start_close:,.2f} ({e.start}) -> {self.end_close:,.2f} "
-            f"({e.end}) = {self.move:+.1f}%, expected {e.band}"
+            f"{e.index} {self.start_close:,.2f} ({e.start}) -> {self.end_close:,.2f} ({e.end}) = "
+            f"{self.move:+.1f}%, expected {e.band}"
         )
+
+    def line(self) -> str:
+        return f"{self.status}: {self.figures()}"
 
 
 def findings(calendar: EpisodeCalendar, closes: Closes) -> list[Finding]:
@@ -116,7 +119,7 @@ def calendar_result(calendar: EpisodeCalendar, closes: Closes) -> AssetCheckResu
         f"(episodes.toml version {calendar.version}, reviewed {calendar.reviewed_on})."
     )
     if contradicted:
-        details = "; ".join(f"{f.episode.id} ({f.episode.name_ko}): {f.line()}" for f in contradicted)
+        details = "; ".join(f"{f.episode.id} ({f.episode.name_ko}): {f.figures()}" for f in contradicted)
         summary += f" Contradicted: {details}. Check the stored closes of those days, then the file."
     rows = [
         [f.episode.id, f.episode.name_ko, f.episode.index, f.episode.start, f.episode.end, f.episode.band,
