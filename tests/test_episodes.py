@@ -11,11 +11,18 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from dagster import AssetCheckSeverity, AssetSelection, DagsterInstance, Definitions, define_asset_job
+from dagster import (
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+)
 
 from adelie_assets.definitions import defs
 from adelie_assets.defs.episodes import episode_file
-from adelie_assets.defs.episodes.checks import episodes_match_index_data
+from adelie_assets.defs.episodes.checks import CHECK_NAME, MARKET_EPISODES
 from adelie_assets.defs.episodes.episode_file import (
     EPISODE_FILE,
     EpisodeFileError,
@@ -27,6 +34,7 @@ from adelie_assets.defs.episodes.episode_file import (
 )
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
 
+CHECK_KEY = AssetCheckKey(MARKET_EPISODES, CHECK_NAME)
 SHIPPED: dict[str, Any] = tomllib.loads(EPISODE_FILE.read_text(encoding="utf-8"))
 
 
@@ -228,8 +236,8 @@ def store(warehouse: Warehouse, closes: dict[tuple[date, str], float]) -> None:
 
 
 def run_check(warehouse: Warehouse):
-    """The check as the UI's "Execute" runs it: a run of the check alone, against `warehouse`."""
-    job = define_asset_job("execute_check", selection=AssetSelection.checks(episodes_match_index_data))
+    """The check as the UI's "Execute" runs it: a run of the check alone (public API: a job selecting it)."""
+    job = define_asset_job("execute_check", selection=AssetSelection.checks(CHECK_KEY))
     result = (
         Definitions.merge(defs, Definitions(jobs=[job]))
         .resolve_job_def("execute_check")
@@ -330,7 +338,8 @@ def test_a_malformed_file_or_an_unreachable_warehouse_warns_and_fails_no_run(
 
 def test_a_normal_days_run_does_not_run_the_check() -> None:
     daily = defs.resolve_job_def("daily_pipeline").asset_layer.asset_graph
-    assert not [key for key in daily.asset_check_keys if key.name == "episodes_match_index_data"]
+    assert CHECK_KEY in defs.get_repository_def().asset_graph.asset_check_keys
+    assert CHECK_KEY not in daily.asset_check_keys
 
 
 def test_the_docs_list_every_episode_with_its_dates_and_closes() -> None:
