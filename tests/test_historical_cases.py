@@ -11,8 +11,8 @@ from adelie_assets.defs.cases.generate import request_hash
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, market_analogs_table
 from adelie_fakes.openai import FakeOpenAI
-from tests.builders import executed_steps, market_frame, step_failures
-from tests.case_inputs import write_case_upstream
+from tests.builders import executed_steps, step_failures
+from tests.case_inputs import case_day_warehouse
 
 DAY = date(2026, 11, 27)
 KEY = DAY.isoformat()
@@ -20,11 +20,7 @@ KEY = DAY.isoformat()
 
 @pytest.fixture
 def warehouse(sqlite_warehouse_url: str) -> Warehouse:
-    warehouse = Warehouse(url=sqlite_warehouse_url)
-    market = market_frame(DAY)
-    warehouse.replace_market_data([DAY], market)
-    write_case_upstream(warehouse, DAY, market)
-    return warehouse
+    return case_day_warehouse(sqlite_warehouse_url)  # type: ignore[return-value]
 
 
 def llm_for(fake: FakeOpenAI, **overrides: object) -> LLM:

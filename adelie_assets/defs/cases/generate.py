@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from adelie_assets.defs.cases.grounding import GroundingError, check_analog_id, check_texts
 from adelie_assets.defs.cases.prompt import CaseRequest
+from adelie_assets.defs.cases.repetition import hollow_parts
 from adelie_assets.defs.cases.schema import HistoricalCase
 from adelie_assets.defs.cases.themes import Theme
 from adelie_assets.resources.llm import LLM
@@ -87,8 +88,8 @@ def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: Ca
         return f"the model refused ({(refusal or 'no content')[:120]})"
     try:
         check_analog_id(parsed.analog_id, request.facts)
-        if len(set(parsed.narrative.devils_advocate.bullets)) != 3:
-            raise GroundingError("devils_advocate must hold three different points")
+        if hollow := hollow_parts(parsed):
+            return f"hollow answer ({'; '.join(hollow)[:400]})"
         texts = parsed.texts()
         if request.language == "ko" and hangul_share(texts) < KOREAN_SHARE:
             raise GroundingError(
