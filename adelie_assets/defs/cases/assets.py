@@ -177,6 +177,19 @@ def historical_cases(
             "cases_written": len(written),
             "language": language,
             "llm_calls": sum(r.calls for r in results),
+            "first_try_accepted": sum(1 for r in spent if r.calls == 1),
+            # Per theme: the attempts (each retry a repair turn), their tokens and why each was rejected.
+            "attempts_by_theme": MetadataValue.json(
+                {
+                    f"{r.day} #{r.theme.rank}": {
+                        "attempts": r.calls,
+                        "input_tokens": r.input_tokens,
+                        "output_tokens": r.output_tokens,
+                        "rejected": r.rejected,
+                    }
+                    for r in spent
+                }
+            ),
             "cache_hits": len(written) - len(fresh),
             "regenerated": config.regenerate,
             "input_tokens": input_tokens,

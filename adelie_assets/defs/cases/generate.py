@@ -2,7 +2,9 @@
 
 An answer is stored only when it picks an offered analog, is in the requested language and states
 no number outside the facts it was given (docs/analogs.md, "Grounding rule"); otherwise it is asked
-again, up to `max_attempts`, and never cached.
+again, up to `max_attempts`, and never cached. The next attempt is a repair turn: the request, the
+rejected answer and a message naming what was wrong (the prompt's `repair` section), so that a
+model fixes its answer instead of drawing a new one (docs/cases.md, "Repair turn").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from adelie_assets.defs.cases.grounding import GroundingError, check_analog_id, check_texts
-from adelie_assets.defs.cases.prompt import CaseRequest
+from adelie_assets.defs.cases.prompt import CaseRequest, prompt_sections
 from adelie_assets.defs.cases.repetition import hollow_parts
 from adelie_assets.defs.cases.schema import HistoricalCase
 from adelie_assets.defs.cases.themes import Theme
@@ -59,6 +61,7 @@ class CaseResult:
     output_tokens: int = 0
     calls: int = 0
     request_ids: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "attempt N: why", for the run's metadata
 
     @property
     def day(self) -> date:
@@ -101,6 +104,26 @@ def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: Ca
     return None
 
 
+# For a prompt version without a repair section (v3 and before).
+_REPAIR = "This answer cannot be stored:\n{problems}\nFix only what is named and give the whole answer again."
+
+
+def repair_messages(request: CaseRequest, content: str | None, problem: str) -> list[dict[str, str]]:
+    """The request, the rejected answer (when it arrived whole) and a turn naming what was wrong."""
+    template = prompt_sections(request.prompt_version).get("repair", _REPAIR)
+    named = "\n".join(f"- {item}" for item in _problem_items(problem))
+    answer = [{"role": "assistant", "content": content}] if content else []
+    return [*request.messages, *answer, {"role": "user", "content": template.format(problems=named)}]
+
+
+def _problem_items(problem: str) -> list[str]:
+    """'ungrounded answer (a; b)' -> ['a', 'b']: each problem on its own line of the repair turn."""
+    head, _, inner = problem.partition(" (")
+    if head in ("ungrounded answer", "hollow answer") and inner.endswith(")"):
+        return inner[:-1].split("; ")
+    return [problem]
+
+
 def from_cache(
     llm: LLM, request: CaseRequest, cached_response: dict[str, Any] | None
 ) -> tuple[CaseResult | None, str]:
@@ -121,8 +144,9 @@ def generate_case(
 ) -> CaseResult:
     """A case for the request, from the cache when the same request was answered before, else the LLM.
 
-    Refusals, truncation, bad JSON and ungrounded answers are retried up to `max_attempts` times;
-    HTTP-level retries (429/5xx/timeouts) are the SDK's. Tokens of failed attempts are counted too.
+    Refusals, truncation, bad JSON and ungrounded answers are retried up to `max_attempts` times,
+    each retry a repair turn naming the problem; HTTP-level retries (429/5xx/timeouts) are the SDK's.
+    Tokens of failed attempts are counted too.
     """
     import openai
 
@@ -130,33 +154,34 @@ def generate_case(
     if cached is not None:
         return cached
     result = CaseResult(request, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
-    problems: list[str] = []
+    messages = request.messages
     for attempt in range(1, max_attempts + 1):
         result.calls += 1
+        content = None
         try:
-            answer = llm.parse(request.messages, HistoricalCase)
+            answer = llm.parse(messages, HistoricalCase)
         except openai.LengthFinishReasonError as exc:
             usage = getattr(exc.completion, "usage", None)
             if usage:
                 result.input_tokens += usage.prompt_tokens
                 result.output_tokens += usage.completion_tokens
-            problems.append(f"attempt {attempt}: answer truncated (finish_reason=length)")
-            continue
+            problem = "answer truncated (finish_reason=length): write a shorter answer"
         except ValidationError as exc:
-            problems.append(f"attempt {attempt}: answer is not a valid case ({first_error(exc)})")
-            continue
-        result.input_tokens += answer.input_tokens
-        result.output_tokens += answer.output_tokens
-        result.model = answer.model
-        if answer.request_id:
-            result.request_ids.append(answer.request_id)
-        problem = judge_answer(answer.parsed, answer.refusal, request)
-        if problem:
-            problems.append(f"attempt {attempt}: {problem}")
-            continue
-        result.case = answer.parsed
-        return result
-    raise CaseGenerationError(give_up_message(request, max_attempts, problems))
+            problem = f"answer is not a valid case ({first_error(exc)})"
+        else:
+            result.input_tokens += answer.input_tokens
+            result.output_tokens += answer.output_tokens
+            result.model = answer.model
+            if answer.request_id:
+                result.request_ids.append(answer.request_id)
+            problem = judge_answer(answer.parsed, answer.refusal, request)
+            if problem is None:
+                result.case = answer.parsed
+                return result
+            content = answer.content
+        result.rejected.append(f"attempt {attempt}: {problem}")
+        messages = repair_messages(request, content, problem)
+    raise CaseGenerationError(give_up_message(request, max_attempts, result.rejected))
 
 
 def give_up_message(request: CaseRequest, attempts: int, problems: list[str]) -> str:

@@ -210,8 +210,8 @@ def ungrounded(text: str, facts: Facts) -> list[str]:
         value = float(number.replace(",", "")) * _SCALE.get(unit, 1.0)
         tolerance = 0.5 * 10 ** -_decimals(number) * _SCALE.get(unit, 1.0)
         spelled = match.group(0).strip()
-        # "1조 2,345억 원": one amount in descending Korean units.
-        while unit in ("조", "억") and i + 1 < len(tokens):
+        # "1조 2,345억 원", "8만 4,600원": one amount in descending Korean units.
+        while unit in ("조", "억", "만") and i + 1 < len(tokens):
             following = tokens[i + 1]
             next_unit = (following.group(3) or "").lower()
             gap = text[match.end() : following.start()]

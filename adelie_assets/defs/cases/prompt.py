@@ -1,5 +1,17 @@
 """One theme's request: the facts shown to the model (today's stocks and indices, the candidate
-analogs), rendered into the versioned prompt, and kept for the grounding check of the answer."""
+analogs), rendered into the versioned prompt, and kept for the grounding check of the answer.
+
+Prompt v4 (`historical_case_v4_ko` / `_en`, issue 34; issue 33 builds on it) adds the figures a case
+naturally needs, computed here and shown as facts, so that a model writing as models do stays
+grounded:
+- `지수대비` / `vs index` of each stock: its change minus its market index's change that day (%p);
+- `지수대비60` / `vs index 60` of each stock analog: its 60-day outcome minus its index's (%p);
+- the simulation table: KRW 1,000,000 (`EXAMPLE_KRW`) bought at the analog's close, its value after
+  5, 20 and 60 trading days and the gain (won), from the analog's outcomes;
+- KRX's daily price limit (`PRICE_LIMIT_PCT`, ±30 % since 2015-06-15) and the holding periods in
+  words (5 trading days "약 일주일", 20 "약 한 달", 60 "약 석 달"), which state no other number;
+- a `repair` section: the turn that follows a rejected answer and names its problems.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +25,10 @@ from typing import Any
 from adelie_assets.defs.cases.grounding import Facts
 from adelie_assets.defs.cases.themes import Theme
 
-PROMPT_VERSIONS = {"ko": "historical_case_v3_ko", "en": "historical_case_v3_en"}
+PROMPT_VERSIONS = {"ko": "historical_case_v4_ko", "en": "historical_case_v4_en"}
 OUTCOME_SPANS = (5, 20, 60)
+PRICE_LIMIT_PCT = 30  # KRX's daily price limit, ±30 % of the previous close since 2015-06-15
+EXAMPLE_KRW = 1_000_000  # the worked example of the simulation section
 INDEX_LABELS = {"ko": {"KOSPI": "코스피", "KOSDAQ": "코스닥"}, "en": {"KOSPI": "KOSPI", "KOSDAQ": "KOSDAQ"}}
 # KRW amounts as the prompt shows them: (won per unit, decimals). Shown as 6112 (억원) rather than
 # 611161089136, they cost half the tokens; the facts hold the rounded amount in won as well.
@@ -22,22 +36,25 @@ AMOUNT_UNITS = {"ko": (100_000_000, 0), "en": (1_000_000_000, 1)}
 _COLUMNS = {
     "ko": {
         "stocks": (
-            "종목(코드)", "시장", "종가", "등락률", "5일", "20일", "거래량배수", "거래대금", "시가총액",
+            "종목(코드)", "시장", "종가", "등락률", "지수대비", "5일", "20일", "거래량배수", "거래대금",
+            "시가총액",
         ),
         "analogs": (
             "id", "과거 종목(코드)", "날짜", "유사도", "당일", "5일", "20일", "거래량배수", "지수당일",
-            "이후5", "이후20", "이후60", "지수60",
+            "이후5", "이후20", "이후60", "지수60", "지수대비60",
         ),
+        "simulation": ("후보", "5거래일 뒤", "20거래일 뒤", "60거래일 뒤"),
     },
     "en": {
         "stocks": (
-            "stock(code)", "market", "close", "change", "5d", "20d", "volume ratio", "trading value",
-            "market cap",
+            "stock(code)", "market", "close", "change", "vs index", "5d", "20d", "volume ratio",
+            "trading value", "market cap",
         ),
         "analogs": (
             "id", "past stock(code)", "date", "similarity", "day", "5d", "20d", "volume ratio", "index day",
-            "after 5", "after 20", "after 60", "index 60",
+            "after 5", "after 20", "after 60", "index 60", "vs index 60",
         ),
+        "simulation": ("candidate", "after 5", "after 20", "after 60"),
     },
 }  # fmt: skip
 
@@ -116,6 +133,23 @@ def _amount(won: int | None, language: str) -> tuple[float | int | None, int | N
     return shown, round(shown * unit)
 
 
+def _gap(a: float | None, b: float | None) -> float | None:
+    """The difference of two shown figures in %p, as a reader would compute it from them."""
+    return None if a is None or b is None else round(a - b, 2)
+
+
+def _simulation(after: dict[int, float | None]) -> dict[int, tuple[int, int] | None]:
+    """EXAMPLE_KRW bought at the analog's close: (value, gain) in won after each span."""
+    return {
+        n: None if pct is None else (value := round(EXAMPLE_KRW * (1 + pct / 100)), value - EXAMPLE_KRW)
+        for n, pct in after.items()
+    }
+
+
+def _money(cell: tuple[int, int] | None) -> str | None:
+    return None if cell is None else f"{cell[0]}({cell[1]:+d})"
+
+
 def _table(
     header: tuple[str, ...], rows: list[tuple[object, ...]], drop: frozenset[int] = frozenset()
 ) -> str:
@@ -137,6 +171,7 @@ def build_request(
     today_features = {a["subject"]: a["features"]["today"] for a in analogs}
     names = INDEX_LABELS[language]
     stock_facts = []
+    index_change = {name: _num(row.get("change_pct")) for name, row in indices.items()}
     for s in theme.stocks:
         features = today_features.get(s.ticker, {})
         trading_value, trading_value_krw = _amount(s.trading_value, language)
@@ -148,6 +183,7 @@ def build_request(
                 "market": s.market,
                 "close": s.close,
                 "change_pct": _num(s.change_pct),
+                "index_gap_pctp": _gap(_num(s.change_pct), index_change.get(s.market)),
                 "change_5d_pct": _num(features.get("change_5d_pct")),
                 "change_20d_pct": _num(features.get("change_20d_pct")),
                 "volume_ratio": _volume_ratio(features),
@@ -184,11 +220,14 @@ def build_request(
                 "index_after_60_pct": _num(a["index_after_60_pct"]) if of_stock else None,
             }
         )
+        fact = analog_facts[-1]
+        fact["gap_60_pctp"] = _gap(fact["after_60_pct"], fact["index_after_60_pct"])
+        fact["simulation_krw"] = _simulation({n: fact[f"after_{n}_pct"] for n in OUTCOME_SPANS})
     columns = _COLUMNS[language]
     stock_rows = [
         (
-            f"{f['name']}({f['ticker']})", f["market"], f["close"], f["change_pct"], f["change_5d_pct"],
-            f["change_20d_pct"], f["volume_ratio"], f["trading_value"], f["market_cap"],
+            f"{f['name']}({f['ticker']})", f["market"], f["close"], f["change_pct"], f["index_gap_pctp"],
+            f["change_5d_pct"], f["change_20d_pct"], f["volume_ratio"], f["trading_value"], f["market_cap"],
         )
         for f in stock_facts
     ]  # fmt: skip
@@ -199,10 +238,13 @@ def build_request(
             f["analog_date"], f["sync_rate"], f["change_pct"], f["change_5d_pct"], f["change_20d_pct"],
             f["volume_ratio"], f["index_change_pct"],
             *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
-            f["index_after_60_pct"],
+            f["index_after_60_pct"], f["gap_60_pctp"],
         )
         for f in analog_facts
     ]  # fmt: skip
+    simulation_rows = [
+        (f["analog_id"], *(_money(f["simulation_krw"][n]) for n in OUTCOME_SPANS)) for f in analog_facts
+    ]
     # A one-market theme names its market in its label: the column would repeat it on every row.
     stocks_table = _table(columns["stocks"], stock_rows, frozenset({1}) if theme.market else frozenset())
     analogs_table = _table(columns["analogs"], analog_rows)
@@ -216,9 +258,17 @@ def build_request(
         stocks_table=stocks_table,
         index_line=index_line or "-",
         analogs_table=analogs_table,
+        simulation_table=_table(columns["simulation"], simulation_rows),
+        price_limit_pct=PRICE_LIMIT_PCT,
     )
     facts = Facts.collect(
-        {"trade_date": day.isoformat(), "spans": list(OUTCOME_SPANS), "similarity_scale": [0, 100]},
+        {
+            "trade_date": day.isoformat(),
+            "spans": list(OUTCOME_SPANS),
+            "similarity_scale": [0, 100],
+            "price_limit_pct": PRICE_LIMIT_PCT,
+            "example_krw": EXAMPLE_KRW,
+        },
         stock_facts,
         index_facts,
         analog_facts,
