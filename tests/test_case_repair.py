@@ -20,7 +20,7 @@ from tests.builders import step_failures
 from tests.case_inputs import case_day_warehouse
 
 DAY = date(2026, 11, 27)
-SLIPS = ("2008년", "2011년", "1000원어치", "5일 수익률은 지수보다", "한 달 수익률은")
+SLIPS = ("2008년", "금융위기 때와도 비슷한", "1000원어치", "5일 수익률은 지수보다", "한 달 수익률은")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from adelie_assets.defs.cases.generate import (
     CaseResult,
+    StandIns,
     first_error,
     from_cache,
     give_up_message,
@@ -74,9 +75,11 @@ def generate_cases_batch(
     max_attempts: int,
     poll_seconds: float,
     timeout_seconds: float,
+    themes_written_by_code: int = 0,
 ) -> tuple[list[CaseResult], list[str]]:
     """Cases for every request, by cache (request hash -> response) or batch; returns the results
-    and the give-up messages."""
+    and the give-up messages. A theme that failed every round gets a stand-in written by code while
+    its day has allowance left."""
     results: list[CaseResult] = []
     pending: dict[str, CaseResult] = {}
     for request in work:
@@ -103,8 +106,17 @@ def generate_cases_batch(
                 results.append(result)
             else:
                 result.rejected.append(f"attempt {attempt}: {problem}")
-                messages[cid] = repair_messages(result.request, _answer_text(lines.get(cid)), problem)
+                messages[cid] = repair_messages(
+                    result.request, messages[cid], _answer_text(lines.get(cid)), problem
+                )
                 still_pending[cid] = result
         pending = still_pending
-    failures = [give_up_message(r.request, max_attempts, r.rejected) for r in pending.values()]
+    failures = []
+    stand_ins = StandIns(themes_written_by_code)
+    for result in pending.values():
+        stand_in = stand_ins.take(result)
+        if stand_in is None:
+            failures.append(give_up_message(result.request, max_attempts, result.rejected))
+        else:
+            results.append(stand_in)
     return results, failures

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
+from adelie_assets.defs.cases.fallback import FALLBACK_MODEL, fallback_case
 from adelie_assets.defs.cases.grounding import GroundingError, check_analog_id, check_texts
 from adelie_assets.defs.cases.prompt import CaseRequest, prompt_sections
 from adelie_assets.defs.cases.repetition import hollow_parts
@@ -29,7 +30,12 @@ KOREAN_SHARE = 0.5  # of a Korean case's letters, at least this share must be Ha
 
 
 class CaseGenerationError(Exception):
-    """No valid case for a theme after the allowed attempts; the message lists each attempt's problem."""
+    """No valid case for a theme after the allowed attempts; the message lists each attempt's problem,
+    `result` what they cost."""
+
+    def __init__(self, message: str, result: CaseResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @cache
@@ -62,6 +68,7 @@ class CaseResult:
     calls: int = 0
     request_ids: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # "attempt N: why", for the run's metadata
+    by_code: bool = False  # a stand-in written by code (fallback.py): never cached
 
     @property
     def day(self) -> date:
@@ -108,12 +115,16 @@ def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: Ca
 _REPAIR = "This answer cannot be stored:\n{problems}\nFix only what is named and give the whole answer again."
 
 
-def repair_messages(request: CaseRequest, content: str | None, problem: str) -> list[dict[str, str]]:
-    """The request, the rejected answer (when it arrived whole) and a turn naming what was wrong."""
+def repair_messages(
+    request: CaseRequest, messages: list[dict[str, str]], content: str | None, problem: str
+) -> list[dict[str, str]]:
+    """The conversation so far, the rejected answer (when it arrived whole) and a turn naming what
+    was wrong. The conversation grows with each attempt: a model that repeats a rejected answer is
+    asked about it again with that history, not with the very request it already answered."""
     template = prompt_sections(request.prompt_version).get("repair", _REPAIR)
     named = "\n".join(f"- {item}" for item in _problem_items(problem))
     answer = [{"role": "assistant", "content": content}] if content else []
-    return [*request.messages, *answer, {"role": "user", "content": template.format(problems=named)}]
+    return [*messages, *answer, {"role": "user", "content": template.format(problems=named)}]
 
 
 def _problem_items(problem: str) -> list[str]:
@@ -180,8 +191,27 @@ def generate_case(
                 return result
             content = answer.content
         result.rejected.append(f"attempt {attempt}: {problem}")
-        messages = repair_messages(request, content, problem)
-    raise CaseGenerationError(give_up_message(request, max_attempts, result.rejected))
+        messages = repair_messages(request, messages, content, problem)
+    raise CaseGenerationError(give_up_message(request, max_attempts, result.rejected), result)
+
+
+class StandIns:
+    """The themes that lost all their attempts and get a case written by code instead: at most
+    `allowed` a day, so that one stubborn theme does not lose the day (docs/cases.md)."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.used: dict[date, int] = {}
+
+    def take(self, failed: CaseResult) -> CaseResult | None:
+        """The stand-in for `failed`'s theme, or None when its day has used its allowance."""
+        if self.used.get(failed.day, 0) >= self.allowed:
+            return None
+        case = fallback_case(failed.request)
+        if judge_answer(case, None, failed.request) is not None:
+            return None  # written from the facts, so it always passes; if not, the day is lost
+        self.used[failed.day] = self.used.get(failed.day, 0) + 1
+        return replace(failed, case=case, model=FALLBACK_MODEL, by_code=True)
 
 
 def give_up_message(request: CaseRequest, attempts: int, problems: list[str]) -> str:
