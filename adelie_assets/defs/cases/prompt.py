@@ -6,8 +6,9 @@ naturally needs, computed here and shown as facts, so that a model writing as mo
 grounded:
 - `지수대비` / `vs index` of each stock: its change minus its market index's change that day (%p);
 - `지수대비60` / `vs index 60` of each stock analog: its 60-day outcome minus its index's (%p);
-- the simulation table: KRW 1,000,000 (`EXAMPLE_KRW`) bought at the analog's close, its value after
-  5, 20 and 60 trading days and the gain (won), from the analog's outcomes;
+- `100만원→60` / `1M→60` of each candidate: KRW 1,000,000 (`EXAMPLE_KRW`) bought at the analog's
+  close, its value 60 trading days later (shown in 만 원 / KRW thousand; the facts hold it in won
+  too, and the gain), the worked example of the simulation section;
 - KRX's daily price limit (`PRICE_LIMIT_PCT`, ±30 % since 2015-06-15) and the holding periods in
   words (5 trading days "약 일주일", 20 "약 한 달", 60 "약 석 달"), which state no other number;
 - a `repair` section: the turn that follows a rejected answer and names its problems.
@@ -41,9 +42,8 @@ _COLUMNS = {
         ),
         "analogs": (
             "id", "과거 종목(코드)", "날짜", "유사도", "당일", "5일", "20일", "거래량배수", "지수당일",
-            "이후5", "이후20", "이후60", "지수60", "지수대비60",
+            "이후5", "이후20", "이후60", "지수60", "지수대비60", "100만원→60",
         ),
-        "simulation": ("후보", "5거래일 뒤", "20거래일 뒤", "60거래일 뒤"),
     },
     "en": {
         "stocks": (
@@ -52,9 +52,8 @@ _COLUMNS = {
         ),
         "analogs": (
             "id", "past stock(code)", "date", "similarity", "day", "5d", "20d", "volume ratio", "index day",
-            "after 5", "after 20", "after 60", "index 60", "vs index 60",
+            "after 5", "after 20", "after 60", "index 60", "vs index 60", "1M→60",
         ),
-        "simulation": ("candidate", "after 5", "after 20", "after 60"),
     },
 }  # fmt: skip
 
@@ -138,16 +137,18 @@ def _gap(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(a - b, 2)
 
 
-def _simulation(after: dict[int, float | None]) -> dict[int, tuple[int, int] | None]:
-    """EXAMPLE_KRW bought at the analog's close: (value, gain) in won after each span."""
-    return {
-        n: None if pct is None else (value := round(EXAMPLE_KRW * (1 + pct / 100)), value - EXAMPLE_KRW)
-        for n, pct in after.items()
-    }
+# The worked example as the prompt shows it: (won per unit, decimals), 126.1 (만 원) for 1,261,000.
+EXAMPLE_UNITS = {"ko": (10_000, 1), "en": (1_000, 0)}
 
 
-def _money(cell: tuple[int, int] | None) -> str | None:
-    return None if cell is None else f"{cell[0]}({cell[1]:+d})"
+def example_value(after_pct: float | None) -> int | None:
+    """EXAMPLE_KRW bought at the analog's close, in won, `after_pct` later."""
+    return None if after_pct is None else round(EXAMPLE_KRW * (1 + after_pct / 100))
+
+
+def _example_shown(won: int | None, language: str) -> float | int | None:
+    unit, decimals = EXAMPLE_UNITS[language]
+    return None if won is None else (round(won / unit, decimals) if decimals else round(won / unit))
 
 
 def _table(
@@ -222,7 +223,11 @@ def build_request(
         )
         fact = analog_facts[-1]
         fact["gap_60_pctp"] = _gap(fact["after_60_pct"], fact["index_after_60_pct"])
-        fact["simulation_krw"] = _simulation({n: fact[f"after_{n}_pct"] for n in OUTCOME_SPANS})
+        won = example_value(fact["after_60_pct"])
+        # Shown, in won, and the gain: every way a reader would state the example.
+        fact["example_60"] = _example_shown(won, language)
+        fact["example_60_krw"] = won
+        fact["example_60_gain_krw"] = None if won is None else won - EXAMPLE_KRW
     columns = _COLUMNS[language]
     stock_rows = [
         (
@@ -238,13 +243,10 @@ def build_request(
             f["analog_date"], f["sync_rate"], f["change_pct"], f["change_5d_pct"], f["change_20d_pct"],
             f["volume_ratio"], f["index_change_pct"],
             *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
-            f["index_after_60_pct"], f["gap_60_pctp"],
+            f["index_after_60_pct"], f["gap_60_pctp"], f["example_60"],
         )
         for f in analog_facts
     ]  # fmt: skip
-    simulation_rows = [
-        (f["analog_id"], *(_money(f["simulation_krw"][n]) for n in OUTCOME_SPANS)) for f in analog_facts
-    ]
     # A one-market theme names its market in its label: the column would repeat it on every row.
     stocks_table = _table(columns["stocks"], stock_rows, frozenset({1}) if theme.market else frozenset())
     analogs_table = _table(columns["analogs"], analog_rows)
@@ -258,7 +260,6 @@ def build_request(
         stocks_table=stocks_table,
         index_line=index_line or "-",
         analogs_table=analogs_table,
-        simulation_table=_table(columns["simulation"], simulation_rows),
         price_limit_pct=PRICE_LIMIT_PCT,
     )
     facts = Facts.collect(
