@@ -112,6 +112,8 @@ ZWSP, WORD_JOINER, SOFT_HYPHEN = "\u200b", "\u2060", "\u00ad"
         ("서른일곱 퍼센트 하락", "number '서른일곱 퍼센트' (37퍼센트)"),
         ("삼만 칠천 원에 샀다.", "number '삼만 칠천 원' (37000원)"),
         ("이천팔년의 일이다.", "year '2008년'"),
+        ("It rose thirty-seven percent.", "number 'thirty-seven percent' (37 percent)"),
+        ("It rose ninety-one point four per cent.", "number 'ninety-one point four per cent' (91.4)"),
         # Numerals of other scripts and compatibility forms.
         ("⁹¹·⁴% 올랐다.", "number '91.4%'"),  # superscripts and a middle dot
         ("ⅩⅩⅩⅦ% 올랐다.", "number '37%'"),  # Roman numerals: XXXVII
@@ -135,6 +137,7 @@ def test_a_number_disguised_by_unicode_or_words_is_read_as_shown(text: str, why:
         "① 수급 ② 심리",
         "이 원칙은 회사원에게도 통한다.",
         "이 배는 일조했다.",
+        "It rose twelve percent; one of the two stocks fell.",
     ],
 )
 def test_disguises_of_given_facts_and_everyday_words_are_accepted(text: str) -> None:

@@ -155,3 +155,18 @@ def test_the_app_home_keeps_its_five_keywords_through_the_app_feed(
     stood_in = warehouse.read_historical_cases([DAY]).set_index("theme_rank").loc[3]
     assert stood_in["model"] == "code"
     assert stood_in["title"] in {k["case"]["title"] for k in home["keywords"]}
+
+
+def test_batch_mode_stands_in_for_a_stubborn_theme_too(
+    fake_llm: FakeOpenAI, sqlite_warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    warehouse = case_day_warehouse(sqlite_warehouse_url)
+    stubborn(monkeypatch, case_requests(warehouse, [DAY], "ko", 1)[DAY][2].label)  # type: ignore[arg-type]
+    resources = {"llm": LLM(api_key=fake_llm.api_key, base_url=fake_llm.base_url), "warehouse": warehouse}
+    batch = {"llm_mode": "batch", "batch_poll_seconds": 0.05, "batch_timeout_seconds": 10}
+    result = run([historical_cases], resources, **batch)
+    assert result.success, step_failures(result)
+    assert fake_llm.batch_line_count == 5 + 1 + 1  # the stubborn theme's three rounds
+    cases = warehouse.read_historical_cases([DAY]).set_index("theme_rank")  # type: ignore[attr-defined]
+    assert list(cases.index) == [1, 2, 3, 4, 5] and cases.loc[3, "model"] == "code"
+    assert cached(warehouse) == 4

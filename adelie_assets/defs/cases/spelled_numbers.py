@@ -1,8 +1,10 @@
-"""Numbers written in Korean words, for the grounding rule: "삼십칠 퍼센트" states 37%.
+"""Numbers written in words, for the grounding rule: "삼십칠 퍼센트" and "thirty-seven percent"
+state 37%.
 
 Only a number word followed by a unit is read as a number (퍼센트, 프로, 포인트, %, %p, 원, 배,
 년; one digit syllable only before a percent): the syllables of Sino-Korean numerals (일, 이, 사,
 조 …) are also everyday words ("이 원칙", "일조하다"), and without a unit they are not claims.
+English number words count before percent, per cent, %, points, won, KRW or times.
 """
 
 from __future__ import annotations
@@ -27,6 +29,48 @@ _NATIVE = re.compile(
     rf"(?<![가-힣])({'|'.join(sorted(_NATIVE_TENS, key=len, reverse=True))})?"
     rf"({'|'.join(sorted(_NATIVE_UNITS, key=len, reverse=True))})?\s*(퍼센트|프로|배|%)"
 )
+
+
+_EN_SMALL = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+_EN_TENS = {
+    w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+}
+_EN_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_EN_WORD = "|".join(sorted([*_EN_SMALL, *_EN_TENS, *_EN_SCALES], key=len, reverse=True))
+_ENGLISH = re.compile(
+    # Not a scale after digits ("1.2 trillion won" is read by the grounding rule itself).
+    rf"(?<![0-9.,])(?<![0-9.,]\s)\b((?:(?:{_EN_WORD})(?:[\s-]+(?:and[\s-]+)?)?)+?)(?:\s*point\s+((?:(?:{'|'.join(_EN_SMALL)})\s*)+?))?"
+    r"\s*(percentage points?|per\s?cent|percent|%|points?|won|KRW|times)\b",
+    re.IGNORECASE,
+)
+
+
+def _english_value(words: str) -> int:
+    total = section = 0
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word in _EN_SMALL:
+            section += _EN_SMALL[word]
+        elif word in _EN_TENS:
+            section += _EN_TENS[word]
+        elif word == "hundred":
+            section = (section or 1) * 100
+        elif word in _EN_SCALES:
+            total += (section or 1) * _EN_SCALES[word]
+            section = 0
+    return total + section
+
+
+def _english(match: re.Match[str]) -> str:
+    number = str(_english_value(match.group(1)))
+    if match.group(2):
+        number += "." + "".join(str(_EN_SMALL[w.lower()]) for w in match.group(2).split())
+    return f"{number} {match.group(3)}"
 
 
 def _sino_value(words: str) -> int:
@@ -80,4 +124,5 @@ def as_digits(text: str) -> tuple[str, dict[str, str]]:
 
     text = _SINO.sub(lambda m: record(_sino(m), m), text)
     text = _NATIVE.sub(lambda m: record(_native(m), m), text)
+    text = _ENGLISH.sub(lambda m: record(_english(m), m), text)
     return text, spelled
