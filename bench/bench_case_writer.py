@@ -9,8 +9,8 @@ varied per day), judged by `generate_case` exactly as `historical_cases` does, `
 tries each. A day is stored when its five themes are. Every stored text is checked once more
 against its facts, and for the slips' words.
 
-    python bench/bench_case_writer.py                 # 200 days, 1,000 themes, ~1 min
-    python bench/bench_case_writer.py --days 1000 --repair-slips 20 --max-attempts 4
+    python bench/bench_case_writer.py                 # 200 days, 1,000 themes, ~25 s
+    python bench/bench_case_writer.py --days 1000 --repair-slips 20 --max-attempts 3
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adelie_assets.defs.cases.config import HistoricalCasesConfig  # noqa: E402
 from adelie_assets.defs.cases.generate import CaseGenerationError, CaseResult, generate_case  # noqa: E402
 from adelie_assets.defs.cases.grounding import ungrounded  # noqa: E402
 from adelie_assets.defs.cases.prompt import CaseRequest, build_request  # noqa: E402
@@ -72,7 +73,7 @@ def day_requests(day: date, rng: random.Random) -> list[CaseRequest]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=200)
-    parser.add_argument("--max-attempts", type=int, default=3)
+    parser.add_argument("--max-attempts", type=int, default=HistoricalCasesConfig().max_attempts)
     parser.add_argument("--repair-slips", type=int, default=realistic.REPAIR_SLIPS, help="of 100 repairs")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--written-by-code", type=int, default=1, help="themes_written_by_code")

@@ -90,7 +90,7 @@ def test_a_stubborn_theme_gets_a_case_written_by_code_and_a_rerun_asks_the_model
     assert metadata["themes_written_by_code"].value == [f"{DAY} #3 {third.label}"]
     warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
     assert any(
-        f"theme 3 '{third.label}': no valid answer after 3 attempts" in w
+        f"theme 3 '{third.label}': no valid answer after 4 attempts" in w
         and "re-run the partition to ask the model again" in w
         for w in warnings
     ), warnings
@@ -119,7 +119,7 @@ def test_with_no_allowance_a_stubborn_theme_still_loses_the_day(
     resources = {"llm": LLM(api_key=fake_llm.api_key, base_url=fake_llm.base_url), "warehouse": warehouse}
     result = run([historical_cases], resources, themes_written_by_code=0)
     assert not result.success
-    assert "no valid case after 3 attempts" in step_failures(result)["historical_cases"]
+    assert "no valid case after 4 attempts" in step_failures(result)["historical_cases"]
     assert warehouse.read_historical_cases([DAY]).empty  # type: ignore[attr-defined]
 
 
@@ -166,7 +166,7 @@ def test_batch_mode_stands_in_for_a_stubborn_theme_too(
     batch = {"llm_mode": "batch", "batch_poll_seconds": 0.05, "batch_timeout_seconds": 10}
     result = run([historical_cases], resources, **batch)
     assert result.success, step_failures(result)
-    assert fake_llm.batch_line_count == 5 + 1 + 1  # the stubborn theme's three rounds
+    assert fake_llm.batch_line_count == 5 + 1 + 1 + 1  # the stubborn theme's four rounds
     cases = warehouse.read_historical_cases([DAY]).set_index("theme_rank")  # type: ignore[attr-defined]
     assert list(cases.index) == [1, 2, 3, 4, 5] and cases.loc[3, "model"] == "code"
     assert cached(warehouse) == 4
