@@ -88,6 +88,9 @@ def test_a_stubborn_theme_gets_a_case_written_by_code_and_a_rerun_asks_the_model
     assert "37.77" not in cases.loc[3, "summary"] and set(cases.loc[[1, 2, 4, 5], "model"]) == {"gpt-4o-mini"}
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     assert metadata["themes_written_by_code"].value == [f"{DAY} #3 {third.label}"]
+    # The rejected attempts' tokens are the model's, counted with the others.
+    assert set(metadata["tokens_by_model"].value) == {"gpt-4o-mini"}
+    assert metadata["attempts_by_theme"].value[f"{DAY} #3"]["attempts"] == 4
     warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
     assert any(
         f"theme 3 '{third.label}': no valid answer after 4 attempts" in w

@@ -172,8 +172,9 @@ def historical_cases(
     output_tokens = sum(r.output_tokens for r in spent)
     tokens_by_model: dict[str, dict[str, int]] = defaultdict(lambda: {"input": 0, "output": 0})
     for r in spent:
-        tokens_by_model[r.model]["input"] += r.input_tokens
-        tokens_by_model[r.model]["output"] += r.output_tokens
+        model = llm.model if r.by_code else r.model  # a stand-in's tokens are its rejected answers'
+        tokens_by_model[model]["input"] += r.input_tokens
+        tokens_by_model[model]["output"] += r.output_tokens
     context.log.info(
         f"historical_cases: {len(written)} cases ({language}) for {len(complete)} day(s), {len(fresh)} from "
         f"the LLM, {len(written) - len(fresh) - len(by_code)} from the cache, {len(by_code)} written by code"
