@@ -143,7 +143,7 @@ def _slip(case: dict, row: Mapping[str, str], kind: str) -> None:
 
 def _repair(previous: dict, problems: str) -> dict:
     """The previous answer with every sentence (or bullet) that states a quoted token said without it."""
-    tokens = [t for t in _QUOTED.findall(problems) if any(c.isdigit() for c in t)]
+    tokens = _QUOTED.findall(problems)
 
     def fix(text: str, filler: str) -> str:
         sentences = re.split(r"(?<=[.!?])\s+", text)
