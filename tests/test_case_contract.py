@@ -86,3 +86,13 @@ def test_each_fault_of_the_fake_is_rejected(fault: str, problem: str) -> None:
     case, request = _answer("ko", fault)
     verdict = judge_answer(case, None, request)
     assert verdict is not None and problem in verdict, verdict
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_case_written_by_code_passes_every_check_of_an_answer(language: str) -> None:
+    from adelie_assets.defs.cases.fallback import fallback_case
+
+    request = build_request(DAY, theme(), analogs(), INDICES, language, per_subject=1)
+    case = fallback_case(request)
+    assert judge_answer(case, None, request) is None
+    assert case.analog_id == "005930-1" and "1,261,000" in case.narrative.simulation.content
