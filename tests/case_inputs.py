@@ -100,3 +100,16 @@ def write_case_upstream(warehouse: object, day: date, market: object, k: int = 3
     frame["history_start"] = date(2015, 1, 2)
     frame["history_years"] = 10.0
     warehouse.replace_rows(market_analogs_table, [day], frame)  # type: ignore[attr-defined]
+
+
+def case_day_warehouse(url: str, day: date = DAY) -> object:
+    """A warehouse holding `day`'s market_data (tests.builders.market_frame) and everything
+    historical_cases reads for it."""
+    from adelie_assets.resources.warehouse import Warehouse
+    from tests.builders import market_frame
+
+    warehouse = Warehouse(url=url)
+    market = market_frame(day)
+    warehouse.replace_market_data([day], market)
+    write_case_upstream(warehouse, day, market)
+    return warehouse

@@ -73,7 +73,7 @@ def test_korean_cases_carry_the_facts_of_their_analogs(warehouse: Warehouse, fak
     by_id = {(r.trade_date, r.analog_id): r for r in analogs.itertuples()}
     for case in cases.itertuples():
         analog = by_id[(case.trade_date, case.analog_id)]
-        assert case.language == "ko" and case.prompt_version == "historical_case_v3_ko"
+        assert case.language == "ko" and case.prompt_version == "historical_case_v4_ko"
         assert hangul_share([case.title, case.summary]) > 0.5
         assert case.event_date == analog.analog_date and case.event_year == analog.analog_date.year
         assert case.sync_rate == round(analog.similarity)

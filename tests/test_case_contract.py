@@ -24,13 +24,18 @@ def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
     assert sorted(request.offered) == ["005387-1", "005930-1", "KOSPI-1"]
     user = request.messages[1]["content"]
     assert "거래일: 2026-11-27 / 테마: 코스피 급등주" in user
-    assert "005930-1|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1|12.75" in user
+    # v4: the 60-day gap to the index in %p (26.1 - 12.75) is a column of its own.
+    assert (
+        "005930-1|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1|12.75|13.35"
+        in user
+    )
     # An index's own candidate has no index columns: they would repeat its own numbers.
-    assert "KOSPI-1|코스피|2020-03-20|86|11.8|15.25|22.4|3.1|-|-3.21|8.46|26.1|-" in user
-    # Amounts in 억원; a KOSPI theme shows KOSPI and no market column.
-    assert "삼성전자(005930)|61200|12.34|15.25|22.4|3.1|12346|3650000" in user
+    assert "KOSPI-1|코스피|2020-03-20|86|11.8|15.25|22.4|3.1|-|-3.21|8.46|26.1|-|-" in user
+    # Amounts in 억원; a KOSPI theme shows KOSPI and no market column; 지수대비 = 12.34 - 1.23.
+    assert "삼성전자(005930)|61200|12.34|11.11|15.25|22.4|3.1|12346|3650000" in user
     assert "지수: 코스피 2612.34 (1.23%)\n" in user and "코스닥" not in user
-    assert request.prompt_version == "historical_case_v3_ko"
+    assert "약 한 달" in user and "±30%" in user
+    assert request.prompt_version == "historical_case_v4_ko"
 
 
 @pytest.mark.parametrize(
@@ -43,6 +48,15 @@ def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
         ("거래대금은 1조 2,345억 원이었다.", False),  # 1,234,567,890,123 was never shown
         ("코스닥은 845.1에 마감했다.", False),  # the other market's index is not shown to a KOSPI theme
         ("같은 기간 지수는 4.2% 올랐다.", False),  # the index's 20-day outcome is not shown either
+        # v4's derived figures (issue 34): the gaps, the price limit, the worked example.
+        ("삼성전자는 지수보다 11.1%p 더 올랐다.", True),
+        ("60거래일 뒤 지수보다 약 13%p 앞섰다.", True),
+        ("상한가는 30%다.", True),
+        ("100만 원을 샀다면 석 달 뒤 약 126만 원, 정확히는 126만 1,000원이 되었다.", True),
+        ("손익은 26만 1,000원이었다.", True),
+        ("한 달 뒤 약 108만 원이었다.", False),  # only the 60-day example is offered
+        ("지수보다 1.6%p 더 올랐다.", False),
+        ("1000원어치를 샀다면", False),
     ],
 )
 def test_the_facts_are_the_figures_the_prompt_shows(text: str, grounded: bool) -> None:
@@ -72,3 +86,13 @@ def test_each_fault_of_the_fake_is_rejected(fault: str, problem: str) -> None:
     case, request = _answer("ko", fault)
     verdict = judge_answer(case, None, request)
     assert verdict is not None and problem in verdict, verdict
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_case_written_by_code_passes_every_check_of_an_answer(language: str) -> None:
+    from adelie_assets.defs.cases.fallback import fallback_case
+
+    request = build_request(DAY, theme(), analogs(), INDICES, language, per_subject=1)
+    case = fallback_case(request)
+    assert judge_answer(case, None, request) is None
+    assert case.analog_id == "005930-1" and "1,261,000" in case.narrative.simulation.content

@@ -302,6 +302,7 @@ def test_unknown_fault_name_is_rejected(fake: FakeOpenAI) -> None:
         "invented_number",
         "unknown_analog_id",
         "english_text",
+        "realistic",
     }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
 
 from adelie_assets.defs.cases.grounding import Facts, GroundingError, check_analog_id, check_texts, ungrounded
+from adelie_assets.defs.cases.normal_form import normal_form
 
 FACTS = Facts.collect(
     {
@@ -89,3 +91,64 @@ def test_digits_inside_a_given_company_name_are_not_numbers() -> None:
     facts = Facts.collect({"name": "현대차2우B", "ticker": "005387", "change_pct": 4.1})
     assert ungrounded("현대차2우B(005387)는 4.1% 올랐다.", facts) == []
     assert ungrounded("KODEX 200도 올랐다.", facts) == ["number '200' is not among the facts"]
+
+
+ZWSP, WORD_JOINER, SOFT_HYPHEN = "\u200b", "\u2060", "\u00ad"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        # Invisible characters between the characters of a number the app then shows as "91.4%".
+        (ZWSP.join("91.4%") + " 올랐다.", "number '91.4%'"),
+        (WORD_JOINER.join("91.4") + "% 올랐다.", "number '91.4%'"),
+        (SOFT_HYPHEN.join("91.4") + "% 올랐다.", "number '91.4%'"),
+        ("9\u200d1\ufeff.\u20604%", "number '91.4%'"),  # ZWJ, BOM
+        ("9\u03051.4% 올랐다.", "number '91.4%'"),  # a combining mark on a digit
+        ("9\u31641.4% 올랐다.", "number '91.4%'"),  # a Hangul filler
+        # Numbers in words, with a unit.
+        ("주가는 삼십칠 퍼센트 올랐다.", "number '삼십칠 퍼센트' (37퍼센트)"),
+        ("구십일 점 사 퍼센트 상승", "number '구십일 점 사 퍼센트' (91.4퍼센트)"),
+        ("서른일곱 퍼센트 하락", "number '서른일곱 퍼센트' (37퍼센트)"),
+        ("삼만 칠천 원에 샀다.", "number '삼만 칠천 원' (37000원)"),
+        ("이천팔년의 일이다.", "year '2008년'"),
+        ("It rose thirty-seven percent.", "number 'thirty-seven percent' (37 percent)"),
+        ("It rose ninety-one point four per cent.", "number 'ninety-one point four per cent' (91.4)"),
+        # Numerals of other scripts and compatibility forms.
+        ("⁹¹·⁴% 올랐다.", "number '91.4%'"),  # superscripts and a middle dot
+        ("ⅩⅩⅩⅦ% 올랐다.", "number '37%'"),  # Roman numerals: XXXVII
+        ("㊲% 올랐다.", "number '37%'"),  # a circled number
+        ("٣٧% 올랐다.", "number '37%'"),  # Arabic-Indic digits
+        ("१२.४% 올랐다.", "number '12.4%'"),  # Devanagari digits
+        ("１２．４％ 올랐다.", "number '12.4%'"),  # full width: 12.4, not 12 and 4
+        ("12,9% 올랐다.", "'12,9' is not one plain number"),
+    ],
+)
+def test_a_number_disguised_by_unicode_or_words_is_read_as_shown(text: str, why: str) -> None:
+    problems = ungrounded(text, FACTS)
+    assert problems and why in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "１２．３％ 올랐다.",
+        "삼성전자는 십이 퍼센트 올랐다.",
+        "① 수급 ② 심리",
+        "이 원칙은 회사원에게도 통한다.",
+        "이 배는 일조했다.",
+        "It rose twelve percent; one of the two stocks fell.",
+    ],
+)
+def test_disguises_of_given_facts_and_everyday_words_are_accepted(text: str) -> None:
+    assert ungrounded(text, FACTS) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["９１．４％", "⁹¹·⁴%", "ⅩⅩⅩⅦ", "①②", "٣٧", f"9{ZWSP}1", "9\u03051", " 한글\u3164 ", "½", "1️⃣", "e\u0301"],
+)
+def test_the_normal_form_is_idempotent_and_keeps_no_invisible_character(text: str) -> None:
+    once = normal_form(text)
+    assert normal_form(once) == once
+    assert not any(unicodedata.category(c) == "Cf" for c in once)

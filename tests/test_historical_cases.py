@@ -11,8 +11,8 @@ from adelie_assets.defs.cases.generate import request_hash
 from adelie_assets.resources.llm import LLM
 from adelie_assets.resources.warehouse import Warehouse, market_analogs_table
 from adelie_fakes.openai import FakeOpenAI
-from tests.builders import executed_steps, market_frame, step_failures
-from tests.case_inputs import write_case_upstream
+from tests.builders import executed_steps, step_failures
+from tests.case_inputs import case_day_warehouse
 
 DAY = date(2026, 11, 27)
 KEY = DAY.isoformat()
@@ -20,11 +20,7 @@ KEY = DAY.isoformat()
 
 @pytest.fixture
 def warehouse(sqlite_warehouse_url: str) -> Warehouse:
-    warehouse = Warehouse(url=sqlite_warehouse_url)
-    market = market_frame(DAY)
-    warehouse.replace_market_data([DAY], market)
-    write_case_upstream(warehouse, DAY, market)
-    return warehouse
+    return case_day_warehouse(sqlite_warehouse_url)  # type: ignore[return-value]
 
 
 def llm_for(fake: FakeOpenAI, **overrides: object) -> LLM:
@@ -56,7 +52,7 @@ def test_writes_one_korean_case_per_theme_with_the_analogs_facts(fake_llm: FakeO
         assert row.outcome["after_60_pct"] == analog.after_60_pct
         assert set(row.related_tickers) <= set(row.theme_tickers)
         assert len(row.narrative["devils_advocate"]["bullets"]) == 3
-        assert row.language == "ko" and row.prompt_version == "historical_case_v3_ko"
+        assert row.language == "ko" and row.prompt_version == "historical_case_v4_ko"
         assert row.model == "gpt-4o-mini"
     assert cases.loc[0, "theme_label"] == "코스피 급등주"
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
@@ -73,7 +69,7 @@ def test_english_cases_by_environment(fake_llm: FakeOpenAI, warehouse: Warehouse
     monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "en")
     assert run(llm_for(fake_llm), warehouse).success
     cases = warehouse.read_historical_cases([DAY])
-    assert set(cases["language"]) == {"en"} and set(cases["prompt_version"]) == {"historical_case_v3_en"}
+    assert set(cases["language"]) == {"en"} and set(cases["prompt_version"]) == {"historical_case_v4_en"}
     assert cases.loc[0, "theme_label"] == "Top gainers on KOSPI"
     monkeypatch.setenv("ADELIE_CASE_LANGUAGE", "fr")
     result = run(llm_for(fake_llm), warehouse)

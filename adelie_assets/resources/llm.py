@@ -40,6 +40,7 @@ class LlmAnswer:
     model: str
     input_tokens: int
     output_tokens: int
+    content: str | None = None  # the answer as sent, for a repair turn that quotes it back
 
 
 class LLM(ConfigurableResource):
@@ -155,6 +156,7 @@ class LLM(ConfigurableResource):
             model=completion.model or self.model,
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
+            content=message.content,
         )
 
     def chat_body(self, messages: list[dict[str, str]], response_format: type[BaseModel]) -> dict[str, Any]:

@@ -25,7 +25,9 @@ Faults are injected per request, from the same process (thread-safe) or over HTT
 
 Fault names (see ``FAULTS``): ``rate_limit``, ``server_error``, ``bad_key``, ``hang``, ``refusal``,
 ``length``, ``invalid_json``, ``schema_violation``, ``hallucinated_ticker``, and for historical
-cases (prompts v2 and v3, ``cases.py``) ``invented_number``, ``unknown_analog_id``, ``english_text``. Queued
+cases (prompts v2 to v4, ``cases.py``) ``invented_number``, ``unknown_analog_id``, ``english_text``, and
+``realistic`` (answers as a small model writes them, half of the first ones with a slip, and repair
+turns followed: ``realistic.py``). Queued
 faults are consumed before the sticky one. In a batch, each input line consumes one fault; HTTP-level
 faults become error lines (in the batch's error file) and ``hang`` has no effect.
 

@@ -75,6 +75,16 @@ class FilesAndBatches:
             self._files[stored.id] = stored
         return stored
 
+    @property
+    def batch_input_lines(self) -> list[list[dict[str, Any]]]:
+        """The lines of each uploaded batch input file, oldest first (what a batch asked)."""
+        with self._lock:
+            files = [f for f in self._files.values() if f.purpose == "batch"]
+        return [
+            [json.loads(line) for line in f.data.decode("utf-8").splitlines() if line.strip()]
+            for f in sorted(files, key=lambda f: f.created_at)
+        ]
+
     def _get_file(self, file_id: str) -> _StoredFile | None:
         with self._lock:
             return self._files.get(file_id)

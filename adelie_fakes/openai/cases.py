@@ -18,7 +18,7 @@ UNKNOWN_ANALOG_ID: Final = "999999-9"
 CASE_FAULTS: Final = ("invented_number", "unknown_analog_id", "english_text")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
-# The candidates table's columns by their header names (prompt v2 and v3, both languages); v3 has
+# The candidates table's columns by their header names (prompt v2 to v4, both languages); v3 has
 # no subject column (the id's prefix names it) and of the index's outcomes only the 60-day one.
 _HEADER_KEYS: Final = {
     "id": "id", "오늘의 종목": "subject", "today's stock": "subject",

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal, get_args
 
 from adelie_fakes.openai.cases import is_case_request, write_case
 from adelie_fakes.openai.content import _THEME_RE, _SchemaFaker, extract_tickers
+from adelie_fakes.openai.realistic import write_realistic
 
 FaultName = Literal[
     "rate_limit",
@@ -27,6 +28,7 @@ FaultName = Literal[
     "invented_number",
     "unknown_analog_id",
     "english_text",
+    "realistic",
 ]
 FAULTS: Final[tuple[str, ...]] = get_args(FaultName)
 
@@ -208,12 +210,13 @@ def _complete(body: Any, fault: str | None, *, presented_key: str | None) -> _Re
     if fault == "refusal":
         content, refusal = None, REFUSAL_TEXT
     elif kind == "json_schema" and is_case_request(schema, _message_texts(messages, roles=("user",))):
-        # A historical case (prompt v2 or v3): about one offered analog, with only the numbers given.
-        value = write_case(
+        # A historical case (prompt v2 to v4): about one offered analog, with only the numbers given;
+        # or, fault "realistic", as a small model writes it (realistic.py).
+        value = (write_realistic(messages, seed) if fault == "realistic" else None) or write_case(
             _message_texts(messages, roles=("user",)),
             _message_texts(messages, roles=("system",)),
             seed,
-            fault,
+            None if fault == "realistic" else fault,
         )
         if fault == "schema_violation":
             value = _violate(value, _SchemaFaker(schema or {}, seed=seed)._resolve(schema or {}))

@@ -112,6 +112,7 @@ def historical_cases(
                 config.max_attempts,
                 config.batch_poll_seconds,
                 config.batch_timeout_seconds,
+                config.themes_written_by_code,
             )
         except LlmError as exc:
             raise Failure(
@@ -134,7 +135,15 @@ def historical_cases(
             continue
         complete.append(day)
     written = [r for r in results if r.day in complete]
-    fresh = [r for r in written if not r.cached]
+    fresh = [r for r in written if not r.cached and not r.by_code]
+    by_code = [r for r in written if r.by_code]
+    for r in by_code:
+        context.log.warning(
+            f"historical_cases {r.day} theme {r.theme.rank} '{r.request.label}': no valid answer after "
+            f"{r.calls} attempts ({'; '.join(r.rejected)[:300]}). A plain case written by code from its "
+            "analog's facts is stored instead, so the day keeps its cases; re-run the partition to ask the "
+            "model again (the other themes come from the cache)."
+        )
     warehouse.store_llm_responses(
         [
             {
@@ -158,16 +167,17 @@ def historical_cases(
             allow_retries=False,
         )
 
-    spent = [r for r in results if not r.cached]
+    spent = [r for r in results if not r.cached]  # stand-ins too: their rejected attempts cost tokens
     input_tokens = sum(r.input_tokens for r in spent)
     output_tokens = sum(r.output_tokens for r in spent)
     tokens_by_model: dict[str, dict[str, int]] = defaultdict(lambda: {"input": 0, "output": 0})
     for r in spent:
-        tokens_by_model[r.model]["input"] += r.input_tokens
-        tokens_by_model[r.model]["output"] += r.output_tokens
+        model = llm.model if r.by_code else r.model  # a stand-in's tokens are its rejected answers'
+        tokens_by_model[model]["input"] += r.input_tokens
+        tokens_by_model[model]["output"] += r.output_tokens
     context.log.info(
         f"historical_cases: {len(written)} cases ({language}) for {len(complete)} day(s), {len(fresh)} from "
-        f"the LLM, {len(written) - len(fresh)} from the cache"
+        f"the LLM, {len(written) - len(fresh) - len(by_code)} from the cache, {len(by_code)} written by code"
         + (" (regenerate: cache ignored)" if config.regenerate else "")
     )
     yield MaterializeResult(
@@ -177,7 +187,23 @@ def historical_cases(
             "cases_written": len(written),
             "language": language,
             "llm_calls": sum(r.calls for r in results),
-            "cache_hits": len(written) - len(fresh),
+            "first_try_accepted": sum(1 for r in spent if r.calls == 1 and not r.by_code),
+            # Per theme: the attempts (each retry a repair turn), their tokens and why each was rejected.
+            "attempts_by_theme": MetadataValue.json(
+                {
+                    f"{r.day} #{r.theme.rank}": {
+                        "attempts": r.calls,
+                        "input_tokens": r.input_tokens,
+                        "output_tokens": r.output_tokens,
+                        "rejected": r.rejected,
+                    }
+                    for r in spent
+                }
+            ),
+            "cache_hits": len(written) - len(fresh) - len(by_code),
+            "themes_written_by_code": MetadataValue.json(
+                [f"{r.day} #{r.theme.rank} {r.request.label}" for r in by_code]
+            ),
             "regenerated": config.regenerate,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,

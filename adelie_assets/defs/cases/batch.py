@@ -1,27 +1,38 @@
 """Cases through OpenAI's Batch API: half the price for big backfills, validated like the sync path.
 
 Every line of the output is judged exactly as a synchronous answer (schema, refusal, truncation,
-grounding); lines that fail go into another batch round, up to `max_attempts` rounds.
+grounding); lines that fail go into another batch round as a repair turn naming their problem, up
+to `max_attempts` rounds.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from pydantic import ValidationError
 
 from adelie_assets.defs.cases.generate import (
     CaseResult,
+    StandIns,
     first_error,
     from_cache,
     give_up_message,
     judge_answer,
+    repair_messages,
     request_key,
 )
 from adelie_assets.defs.cases.prompt import CaseRequest
 from adelie_assets.defs.cases.schema import HistoricalCase
 from adelie_assets.resources.llm import LLM
+
+
+def _answer_text(line: dict[str, Any] | None) -> str | None:
+    """The answer's text of an output line, when it arrived whole (for the repair turn)."""
+    try:
+        choice = line["response"]["body"]["choices"][0]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return (choice.get("message") or {}).get("content") if choice.get("finish_reason") != "length" else None
 
 
 def _judge_line(line: dict[str, Any] | None, result: CaseResult) -> str | None:
@@ -64,9 +75,11 @@ def generate_cases_batch(
     max_attempts: int,
     poll_seconds: float,
     timeout_seconds: float,
+    themes_written_by_code: int = 0,
 ) -> tuple[list[CaseResult], list[str]]:
     """Cases for every request, by cache (request hash -> response) or batch; returns the results
-    and the give-up messages."""
+    and the give-up messages. A theme that failed every round gets a stand-in written by code while
+    its day has allowance left."""
     results: list[CaseResult] = []
     pending: dict[str, CaseResult] = {}
     for request in work:
@@ -76,12 +89,12 @@ def generate_cases_batch(
         else:
             result = CaseResult(request, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
             pending[f"{request.day.isoformat()}#{request.theme.rank}"] = result
-    problems: dict[str, list[str]] = defaultdict(list)
+    messages = {cid: r.request.messages for cid, r in pending.items()}
     for attempt in range(1, max_attempts + 1):
         if not pending:
             break
         lines = llm.run_batch(
-            {cid: llm.chat_body(r.request.messages, HistoricalCase) for cid, r in pending.items()},
+            {cid: llm.chat_body(messages[cid], HistoricalCase) for cid in pending},
             poll_seconds=poll_seconds,
             timeout_seconds=timeout_seconds,
         )
@@ -92,8 +105,18 @@ def generate_cases_batch(
             if problem is None:
                 results.append(result)
             else:
-                problems[cid].append(f"attempt {attempt}: {problem}")
+                result.rejected.append(f"attempt {attempt}: {problem}")
+                messages[cid] = repair_messages(
+                    result.request, messages[cid], _answer_text(lines.get(cid)), problem
+                )
                 still_pending[cid] = result
         pending = still_pending
-    failures = [give_up_message(r.request, max_attempts, problems[cid]) for cid, r in pending.items()]
+    failures = []
+    stand_ins = StandIns(themes_written_by_code)
+    for result in pending.values():
+        stand_in = stand_ins.take(result)
+        if stand_in is None:
+            failures.append(give_up_message(result.request, max_attempts, result.rejected))
+        else:
+            results.append(stand_in)
     return results, failures

@@ -2,22 +2,26 @@
 
 An answer is stored only when it picks an offered analog, is in the requested language and states
 no number outside the facts it was given (docs/analogs.md, "Grounding rule"); otherwise it is asked
-again, up to `max_attempts`, and never cached.
+again, up to `max_attempts`, and never cached. The next attempt is a repair turn: the request, the
+rejected answer and a message naming what was wrong (the prompt's `repair` section), so that a
+model fixes its answer instead of drawing a new one (docs/cases.md, "Repair turn").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
+from adelie_assets.defs.cases.fallback import FALLBACK_MODEL, fallback_case
 from adelie_assets.defs.cases.grounding import GroundingError, check_analog_id, check_texts
-from adelie_assets.defs.cases.prompt import CaseRequest
+from adelie_assets.defs.cases.prompt import CaseRequest, prompt_sections
+from adelie_assets.defs.cases.repetition import hollow_parts
 from adelie_assets.defs.cases.schema import HistoricalCase
 from adelie_assets.defs.cases.themes import Theme
 from adelie_assets.resources.llm import LLM
@@ -26,7 +30,12 @@ KOREAN_SHARE = 0.5  # of a Korean case's letters, at least this share must be Ha
 
 
 class CaseGenerationError(Exception):
-    """No valid case for a theme after the allowed attempts; the message lists each attempt's problem."""
+    """No valid case for a theme after the allowed attempts; the message lists each attempt's problem,
+    `result` what they cost."""
+
+    def __init__(self, message: str, result: CaseResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @cache
@@ -58,6 +67,8 @@ class CaseResult:
     output_tokens: int = 0
     calls: int = 0
     request_ids: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "attempt N: why", for the run's metadata
+    by_code: bool = False  # a stand-in written by code (fallback.py): never cached
 
     @property
     def day(self) -> date:
@@ -87,8 +98,8 @@ def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: Ca
         return f"the model refused ({(refusal or 'no content')[:120]})"
     try:
         check_analog_id(parsed.analog_id, request.facts)
-        if len(set(parsed.narrative.devils_advocate.bullets)) != 3:
-            raise GroundingError("devils_advocate must hold three different points")
+        if hollow := hollow_parts(parsed):
+            return f"hollow answer ({'; '.join(hollow)[:400]})"
         texts = parsed.texts()
         if request.language == "ko" and hangul_share(texts) < KOREAN_SHARE:
             raise GroundingError(
@@ -98,6 +109,30 @@ def judge_answer(parsed: HistoricalCase | None, refusal: str | None, request: Ca
     except GroundingError as exc:
         return f"ungrounded answer ({exc})"
     return None
+
+
+# For a prompt version without a repair section (v3 and before).
+_REPAIR = "This answer cannot be stored:\n{problems}\nFix only what is named and give the whole answer again."
+
+
+def repair_messages(
+    request: CaseRequest, messages: list[dict[str, str]], content: str | None, problem: str
+) -> list[dict[str, str]]:
+    """The conversation so far, the rejected answer (when it arrived whole) and a turn naming what
+    was wrong. The conversation grows with each attempt: a model that repeats a rejected answer is
+    asked about it again with that history, not with the very request it already answered."""
+    template = prompt_sections(request.prompt_version).get("repair", _REPAIR)
+    named = "\n".join(f"- {item}" for item in _problem_items(problem))
+    answer = [{"role": "assistant", "content": content}] if content else []
+    return [*messages, *answer, {"role": "user", "content": template.format(problems=named)}]
+
+
+def _problem_items(problem: str) -> list[str]:
+    """'ungrounded answer (a; b)' -> ['a', 'b']: each problem on its own line of the repair turn."""
+    head, _, inner = problem.partition(" (")
+    if head in ("ungrounded answer", "hollow answer") and inner.endswith(")"):
+        return inner[:-1].split("; ")
+    return [problem]
 
 
 def from_cache(
@@ -120,8 +155,9 @@ def generate_case(
 ) -> CaseResult:
     """A case for the request, from the cache when the same request was answered before, else the LLM.
 
-    Refusals, truncation, bad JSON and ungrounded answers are retried up to `max_attempts` times;
-    HTTP-level retries (429/5xx/timeouts) are the SDK's. Tokens of failed attempts are counted too.
+    Refusals, truncation, bad JSON and ungrounded answers are retried up to `max_attempts` times,
+    each retry a repair turn naming the problem; HTTP-level retries (429/5xx/timeouts) are the SDK's.
+    Tokens of failed attempts are counted too.
     """
     import openai
 
@@ -129,33 +165,53 @@ def generate_case(
     if cached is not None:
         return cached
     result = CaseResult(request, case=None, request_hash=key, model=llm.model, cached=False)  # type: ignore[arg-type]
-    problems: list[str] = []
+    messages = request.messages
     for attempt in range(1, max_attempts + 1):
         result.calls += 1
+        content = None
         try:
-            answer = llm.parse(request.messages, HistoricalCase)
+            answer = llm.parse(messages, HistoricalCase)
         except openai.LengthFinishReasonError as exc:
             usage = getattr(exc.completion, "usage", None)
             if usage:
                 result.input_tokens += usage.prompt_tokens
                 result.output_tokens += usage.completion_tokens
-            problems.append(f"attempt {attempt}: answer truncated (finish_reason=length)")
-            continue
+            problem = "answer truncated (finish_reason=length): write a shorter answer"
         except ValidationError as exc:
-            problems.append(f"attempt {attempt}: answer is not a valid case ({first_error(exc)})")
-            continue
-        result.input_tokens += answer.input_tokens
-        result.output_tokens += answer.output_tokens
-        result.model = answer.model
-        if answer.request_id:
-            result.request_ids.append(answer.request_id)
-        problem = judge_answer(answer.parsed, answer.refusal, request)
-        if problem:
-            problems.append(f"attempt {attempt}: {problem}")
-            continue
-        result.case = answer.parsed
-        return result
-    raise CaseGenerationError(give_up_message(request, max_attempts, problems))
+            problem = f"answer is not a valid case ({first_error(exc)})"
+        else:
+            result.input_tokens += answer.input_tokens
+            result.output_tokens += answer.output_tokens
+            result.model = answer.model
+            if answer.request_id:
+                result.request_ids.append(answer.request_id)
+            problem = judge_answer(answer.parsed, answer.refusal, request)
+            if problem is None:
+                result.case = answer.parsed
+                return result
+            content = answer.content
+        result.rejected.append(f"attempt {attempt}: {problem}")
+        messages = repair_messages(request, messages, content, problem)
+    raise CaseGenerationError(give_up_message(request, max_attempts, result.rejected), result)
+
+
+class StandIns:
+    """The themes that lost all their attempts and get a case written by code instead: at most
+    `allowed` a day, so that one stubborn theme does not lose the day (docs/cases.md)."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.used: dict[date, int] = {}
+
+    def take(self, failed: CaseResult) -> CaseResult | None:
+        """The stand-in for `failed`'s theme, or None when its day has used its allowance."""
+        if self.used.get(failed.day, 0) >= self.allowed:
+            return None
+        case = fallback_case(failed.request)
+        if judge_answer(case, None, failed.request) is not None:
+            return None  # written from the facts, so it always passes; if not, the day is lost
+        self.used[failed.day] = self.used.get(failed.day, 0) + 1
+        return replace(failed, case=case, model=FALLBACK_MODEL, by_code=True)
 
 
 def give_up_message(request: CaseRequest, attempts: int, problems: list[str]) -> str:

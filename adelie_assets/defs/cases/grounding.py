@@ -2,7 +2,8 @@
 
 Pure: `Facts.collect` gathers the numbers, dates and ids of the prompt's facts; `ungrounded` lists
 what a text states that is not among them. Formatting is free (12.3% for 12.34, 1,234원, 2020년,
-2020년 3월 19일 or 2020-03-19, 1.2조 원 for 1,234,567,890,123); the value is not.
+2020년 3월 19일 or 2020-03-19, 1.2조 원 for 1,234,567,890,123, 삼십칠 퍼센트 for 37); the value is
+not. The text is read in its normal form (normal_form.py), the form it is stored and shown in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+
+from adelie_assets.defs.cases.normal_form import normal_form
+from adelie_assets.defs.cases.spelled_numbers import as_digits
 
 # Counting words and ordinals ("세 가지", "2차전지", "첫 3일") are not claims about the market.
 SMALL_INTEGER_MAX = 10
@@ -57,6 +61,8 @@ _AMOUNT = re.compile(
     r"(%p|%|퍼센트|percent|포인트|points?|pt|배|조|억|만|trillion|billion|million|원|KRW|won)?",
     re.IGNORECASE,
 )
+# Digits and separators that are not one plain number: "12,9" or "1.2.3" read differently by readers.
+_MALFORMED = re.compile(r"(?<![\w.,])\d[\d.,]*[.,]\d[\d.,]*")
 _SCALE = {"조": 1e12, "억": 1e8, "만": 1e4, "trillion": 1e12, "billion": 1e9, "million": 1e6}
 
 
@@ -125,8 +131,10 @@ def _decimals(text: str) -> int:
 def ungrounded(text: str, facts: Facts) -> list[str]:
     """What `text` states that is not among `facts`: each item names the token and why."""
     problems: list[str] = []
-    for known in sorted(facts.analog_ids | facts.names, key=len, reverse=True):
+    text = normal_form(text)
+    for known in sorted(facts.analog_ids | {normal_form(n) for n in facts.names}, key=len, reverse=True):
         text = text.replace(known, " ")
+    text, spelled_as = as_digits(text)
     months = {(d.year, d.month) for d in facts.dates}
     month_days = {(d.month, d.day) for d in facts.dates}
 
@@ -185,6 +193,15 @@ def ungrounded(text: str, facts: Facts) -> list[str]:
         return " " if match.group(1) in facts.tickers else match.group(0)
 
     text = _TICKER.sub(ticker, text)
+
+    def malformed(match: re.Match[str]) -> str:
+        token = match.group(0).rstrip(".,")
+        if re.fullmatch(_NUM, token):
+            return match.group(0)
+        problems.append(f"'{token}' is not one plain number (write it as 1,234.5 or in words)")
+        return " "
+
+    text = _MALFORMED.sub(malformed, text)
     tokens = list(_AMOUNT.finditer(text))
     i = 0
     while i < len(tokens):
@@ -193,8 +210,8 @@ def ungrounded(text: str, facts: Facts) -> list[str]:
         value = float(number.replace(",", "")) * _SCALE.get(unit, 1.0)
         tolerance = 0.5 * 10 ** -_decimals(number) * _SCALE.get(unit, 1.0)
         spelled = match.group(0).strip()
-        # "1조 2,345억 원": one amount in descending Korean units.
-        while unit in ("조", "억") and i + 1 < len(tokens):
+        # "1조 2,345억 원", "8만 4,600원": one amount in descending Korean units.
+        while unit in ("조", "억", "만") and i + 1 < len(tokens):
             following = tokens[i + 1]
             next_unit = (following.group(3) or "").lower()
             gap = text[match.end() : following.start()]
@@ -210,7 +227,9 @@ def ungrounded(text: str, facts: Facts) -> list[str]:
         if not unit and value == int(value) and value <= SMALL_INTEGER_MAX and "." not in number:
             continue
         if not facts.has_number(value, tolerance):
-            problems.append(f"number '{spelled}' is not among the facts")
+            words = spelled_as.get(number.replace(",", ""))
+            shown = f"'{words}' ({spelled})" if words else f"'{spelled}'"
+            problems.append(f"number {shown} is not among the facts")
     return problems
 
 

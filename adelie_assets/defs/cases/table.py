@@ -10,6 +10,7 @@ import pandas as pd
 from dagster import TableColumn, TableSchema
 
 from adelie_assets import markdown
+from adelie_assets.defs.cases.fallback import FALLBACK_VERSION
 from adelie_assets.defs.cases.generate import CaseResult
 
 HISTORICAL_CASES_SCHEMA = TableSchema(
@@ -33,7 +34,7 @@ HISTORICAL_CASES_SCHEMA = TableSchema(
         TableColumn("glossary", "json"),
         TableColumn("language", "string", description="'ko' (default) or 'en' (ADELIE_CASE_LANGUAGE)."),
         TableColumn("model", "string"),
-        TableColumn("prompt_version", "string", description="e.g. historical_case_v3_ko."),
+        TableColumn("prompt_version", "string", description="historical_case_v4_ko; fallback_v1: by code."),
         TableColumn("request_hash", "string", description="Cache key: inputs + prompt version + model."),
         TableColumn("input_tokens", "int"),
         TableColumn("output_tokens", "int"),
@@ -99,7 +100,7 @@ def case_row(r: CaseResult) -> dict[str, Any]:
         "glossary": [g.model_dump() for g in r.case.glossary],
         "language": request.language,
         "model": r.model,
-        "prompt_version": request.prompt_version,
+        "prompt_version": FALLBACK_VERSION if r.by_code else request.prompt_version,
         "request_hash": r.request_hash,
         "input_tokens": r.input_tokens,
         "output_tokens": r.output_tokens,
