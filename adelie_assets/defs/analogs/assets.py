@@ -25,7 +25,14 @@ from adelie_assets.calendar import (
     trading_days,
 )
 from adelie_assets.defs.analogs.checks import ANALOG_FEATURES_CHECKS, MARKET_ANALOGS_CHECKS
-from adelie_assets.defs.analogs.features import LOOKBACK_DAYS, MARKETS, index_blocks, stock_blocks
+from adelie_assets.defs.analogs.features import (
+    LOOKBACK_DAYS,
+    MARKETS,
+    FeatureDataError,
+    StaleFeatureBlock,
+    index_blocks,
+    stock_blocks,
+)
 from adelie_assets.defs.analogs.search import (
     DEFAULT_K,
     Candidates,
@@ -108,8 +115,12 @@ def analog_features(
                 allow_retries=False,
             )
     complete_from = calendar[min(LOOKBACK_DAYS, len(calendar) - 1)]
-    stocks = stock_blocks(quotes, indices, calendar, days)
-    index = index_blocks(indices, calendar, days)
+    try:
+        stocks = stock_blocks(quotes, indices, calendar, days)
+        index = index_blocks(indices, calendar, days)
+    except FeatureDataError as exc:
+        # A data problem: a retry computes the same. Nothing is written.
+        raise Failure(f"analog_features refused, nothing written: {exc}", allow_retries=False) from None
     rows = block_rows([*stocks, *index])
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
     _, verdicts = replace_checked(
@@ -217,7 +228,16 @@ def market_analogs(
         return
     days = [parse_partition_key(key) for key in context.partition_keys]
     started = time.monotonic()
-    stocks, indices = load_histories(warehouse.engine(), max(days), FIRST_TRADING_DAY)
+    try:
+        stocks, indices = load_histories(warehouse.engine(), max(days), FIRST_TRADING_DAY)
+    except StaleFeatureBlock as exc:
+        raise Failure(
+            f"market_analogs for {days[0]}..{days[-1]}: {exc}. Re-materialize analog_features for every "
+            f"stored day up to {max(days)} (a backfill; it reads the warehouse only), then re-run.",
+            allow_retries=False,
+        ) from None
+    except FeatureDataError as exc:
+        raise Failure(f"market_analogs for {days[0]}..{days[-1]}: {exc}.", allow_retries=False) from None
     read_seconds = time.monotonic() - started
     themes = warehouse.read(daily_themes_table, days)
     by_day: dict[date, list[dict[str, object]]] = {}

@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 
 from adelie_assets.defs.analogs.features import (
+    ADJUSTMENT,
     CLOSE,
     COLUMNS,
     FEATURES,
@@ -21,6 +22,7 @@ from adelie_assets.defs.analogs.features import (
     MARKET_CODE,
     MARKETS,
     FeatureBlock,
+    FeatureDataError,
     ticker_code,
     ticker_of,
 )
@@ -74,6 +76,15 @@ class History:
             start = int(starts[where[block.day]])
             codes[start : start + len(block.codes)] = block.codes
             columns[:, start : start + len(block.codes)] = block.values.T
+        infinite = np.isinf(columns)
+        if infinite.any():
+            column, row = (int(i[0]) for i in np.nonzero(infinite))
+            position = int(np.searchsorted(starts, row, side="right")) - 1
+            raise FeatureDataError(
+                f"analog_features of {calendar[position]} holds a non-finite {COLUMNS[column]} "
+                f"({columns[column, row]}) for {ticker_of(codes[row])}: re-materialize analog_features "
+                f"for {calendar[position]} (it now refuses such a value, naming the market_data row to fix)"
+            )
         values = columns.T
         positions = np.repeat(np.arange(len(calendar), dtype=np.int32), counts)
         return cls(list(calendar), codes, values, positions, starts)
@@ -106,29 +117,55 @@ class History:
         value = float(self.values[found, CLOSE])
         return None if math.isnan(value) else value
 
+    def _factor(self, code: np.uint64, position: int) -> float | None:
+        found = self._row(code, position)
+        value = float(self.values[found, ADJUSTMENT]) if found is not None else math.nan
+        return None if math.isnan(value) else value
+
+    def adjusted_closes(self, ticker: str, position: int, before: int, after: int) -> dict[int, float]:
+        """Closes from `before` days before `position` to `after` after, by offset, in the shares of
+        the day at `position`: each day's adjustment factor carries a close across a corporate action.
+        They stop where the series does (no quote, or a factor NaN: a listing change)."""
+        code = np.uint64(ticker_code(ticker))
+        base = self._close(code, position)
+        if base is None:
+            return {}
+        closes = {0: base}
+        multiplier = 1.0
+        for offset in range(1, after + 1):
+            factor, value = self._factor(code, position + offset), self._close(code, position + offset)
+            if factor is None or value is None:
+                break
+            multiplier *= factor
+            closes[offset] = value / multiplier
+        multiplier = 1.0
+        for offset in range(1, before + 1):
+            factor, value = self._factor(code, position - offset + 1), self._close(code, position - offset)
+            if factor is None or value is None:
+                break
+            multiplier *= factor
+            closes[-offset] = value * multiplier
+        return closes
+
     def change_after(self, ticker: str, position: int, span: int) -> float | None:
-        start, end = self.close(ticker, position), self.close(ticker, position + span)
+        closes = self.adjusted_closes(ticker, position, 0, span)
+        start, end = closes.get(0), closes.get(span)
         return None if start is None or end is None or start == 0 else round((end / start - 1) * 100, 2)
 
     def path(self, ticker: str, position: int, before: int, after: int) -> list[dict[str, object]]:
-        code = np.uint64(ticker_code(ticker))
-        base = self._close(code, position)
-        points: list[dict[str, object]] = []
-        if base is None:
-            return points
-        for offset in range(-before, after + 1):
-            value = self._close(code, position + offset)
-            if value is None:
-                continue
-            points.append(
-                {
-                    "offset": offset,
-                    "date": self.calendar[position + offset].isoformat(),
-                    "close": round(value, 2),
-                    "pct": round((value / base - 1) * 100, 2),
-                }
-            )
-        return points
+        closes = self.adjusted_closes(ticker, position, before, after)
+        if not closes:
+            return []
+        base = closes[0]
+        return [
+            {
+                "offset": offset,
+                "date": self.calendar[position + offset].isoformat(),
+                "close": round(closes[offset], 2),
+                "pct": round((closes[offset] / base - 1) * 100, 2),
+            }
+            for offset in sorted(closes)
+        ]
 
     def searchable_days(self, position: int, width: int) -> int:
         """Days with a complete vector of `width` features at least MIN_GAP_DAYS before `position`."""
