@@ -6,16 +6,26 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
+from adelie_assets.defs.analogs.features import FEATURES, FeatureBlock, unpack
+from adelie_assets.defs.analogs.storage import block_rows
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.cases.generate import hangul_share
 from adelie_assets.resources.llm import LLM
-from adelie_assets.resources.warehouse import Warehouse, llm_cache_table, market_analogs_table
+from adelie_assets.resources.warehouse import (
+    Warehouse,
+    analog_features_table,
+    llm_cache_table,
+    market_analogs_table,
+    market_data_table,
+)
 from adelie_fakes.openai import FakeOpenAI
 from tests.builders import step_failures
 from tests.history import quotes, write_history
@@ -134,3 +144,49 @@ def test_too_little_history_says_how_much_to_backfill(warehouse: Warehouse) -> N
     assert "searchable trading day(s) of stock history before 2026-08-03" in text
     assert "Backfill market_data, market_indices and analog_features from 2026-03-" in text
     assert warehouse.read(market_analogs_table, [early]).empty
+
+
+def test_a_zero_close_in_the_warehouse_is_refused_naming_the_ticker_and_the_day(warehouse: Warehouse) -> None:
+    # market_data's guard refuses a zero close from KRX; a warehouse can still hold one (stored before
+    # the guard, or by hand). analog_features refuses it instead of storing inf features.
+    bad_day, day = date(2026, 11, 20), date(2026, 11, 25)
+    with warehouse.engine().begin() as conn:
+        conn.execute(
+            market_data_table.update()
+            .where(market_data_table.c.trade_date == bad_day, market_data_table.c.ticker == "000003")
+            .values(close=0)
+        )
+    stored = warehouse.read(analog_features_table, [day])
+    result = _run([analog_features], {"warehouse": warehouse}, day=day)
+    assert not result.success
+    text = step_failures(result)["analog_features"]
+    assert f"market_data holds a close of 0 for 000003 on {bad_day}" in text
+    assert f"Re-materialize market_data for {bad_day}" in text
+    assert warehouse.read(analog_features_table, [day]).equals(stored)  # nothing replaced
+
+
+def test_a_stored_infinite_feature_is_named_before_any_search(warehouse: Warehouse) -> None:
+    # A warehouse whose analog_features were stored before they were refused: market_analogs names the
+    # ticker and the day to re-materialize (it said "similarity outside 0-100 ... data problem").
+    day = date(2026, 9, 1)
+    block = unpack(
+        day,
+        "stock",
+        *warehouse.read(analog_features_table, [day]).query("kind == 'stock'").iloc[0][["codes", "vectors"]],
+    )
+    values = block.values.copy()
+    values[4, FEATURES.index("change_5d_pct")] = np.inf
+    row = block_rows([FeatureBlock(day, "stock", block.codes, values)])
+    warehouse.replace_rows(analog_features_table, [day], pd.DataFrame([*row, *_index_rows(warehouse, day)]))
+    assert _run([daily_themes], {"warehouse": warehouse}, day=END).success
+    result = _run([market_analogs], {"warehouse": warehouse}, day=END)
+    assert not result.success
+    text = step_failures(result)["market_analogs"]
+    assert f"analog_features of {day} holds a non-finite change_5d_pct (inf) for {block.tickers[4]}" in text
+    assert f"re-materialize analog_features for {day}" in text
+    assert warehouse.read(market_analogs_table, [END]).empty
+
+
+def _index_rows(warehouse: Warehouse, day: date) -> list[dict]:
+    stored = warehouse.read(analog_features_table, [day])
+    return stored[stored["kind"] == "index"].to_dict("records")

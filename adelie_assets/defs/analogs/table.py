@@ -11,7 +11,7 @@ ANALOG_FEATURES_SCHEMA = TableSchema(
         TableColumn(
             "vectors",
             "binary",
-            description="float32 LE, feature-major: 5 features, close, market (docs/analogs.md).",
+            description="float32 LE, feature-major: 5 features, close, market, adjustment (docs/analogs.md).",
         ),
     ]
 )
