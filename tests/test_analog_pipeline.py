@@ -4,17 +4,16 @@ facts are the analogs'; a fault of the fake LLM never leaves a row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.features import FEATURES, FeatureBlock, unpack
-from adelie_assets.defs.analogs.storage import block_rows
+from adelie_assets.defs.analogs.features import FEATURES, ticker_of
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.cases.generate import hangul_share
@@ -165,28 +164,49 @@ def test_a_zero_close_in_the_warehouse_is_refused_naming_the_ticker_and_the_day(
     assert warehouse.read(analog_features_table, [day]).equals(stored)  # nothing replaced
 
 
+def _rewrite_blocks(
+    warehouse: Warehouse, day: date, rewrite: Callable[[np.ndarray, str], np.ndarray]
+) -> None:
+    """Store `day`'s feature blocks with their (columns, tickers) float32 matrix rewritten."""
+    blocks = warehouse.read(analog_features_table, [day])
+    for i, row in blocks.iterrows():
+        values = np.frombuffer(row["vectors"], dtype="<f4").reshape(-1, row["row_count"])
+        blocks.at[i, "vectors"] = np.ascontiguousarray(rewrite(values.copy(), row["kind"])).tobytes()
+    warehouse.replace_rows(analog_features_table, [day], blocks)
+
+
+def _market_analogs_failure(warehouse: Warehouse) -> str:
+    assert _run([daily_themes], {"warehouse": warehouse}, day=END).success
+    result = _run([market_analogs], {"warehouse": warehouse}, day=END)
+    assert not result.success
+    assert warehouse.read(market_analogs_table, [END]).empty
+    return step_failures(result)["market_analogs"]
+
+
 def test_a_stored_infinite_feature_is_named_before_any_search(warehouse: Warehouse) -> None:
     # A warehouse whose analog_features were stored before they were refused: market_analogs names the
     # ticker and the day to re-materialize (it said "similarity outside 0-100 ... data problem").
     day = date(2026, 9, 1)
-    block = unpack(
-        day,
-        "stock",
-        *warehouse.read(analog_features_table, [day]).query("kind == 'stock'").iloc[0][["codes", "vectors"]],
-    )
-    values = block.values.copy()
-    values[4, FEATURES.index("change_5d_pct")] = np.inf
-    row = block_rows([FeatureBlock(day, "stock", block.codes, values)])
-    warehouse.replace_rows(analog_features_table, [day], pd.DataFrame([*row, *_index_rows(warehouse, day)]))
-    assert _run([daily_themes], {"warehouse": warehouse}, day=END).success
-    result = _run([market_analogs], {"warehouse": warehouse}, day=END)
-    assert not result.success
-    text = step_failures(result)["market_analogs"]
-    assert f"analog_features of {day} holds a non-finite change_5d_pct (inf) for {block.tickers[4]}" in text
+
+    def poison(values: np.ndarray, kind: str) -> np.ndarray:
+        if kind == "stock":
+            values[FEATURES.index("change_5d_pct"), 4] = np.inf
+        return values
+
+    _rewrite_blocks(warehouse, day, poison)
+    stocks = warehouse.read(analog_features_table, [day]).query("kind == 'stock'")
+    ticker = ticker_of(np.frombuffer(stocks["codes"].iloc[0], dtype="<u8")[4])
+    text = _market_analogs_failure(warehouse)
+    assert f"analog_features of {day} holds a non-finite change_5d_pct (inf) for {ticker}" in text
     assert f"re-materialize analog_features for {day}" in text
-    assert warehouse.read(market_analogs_table, [END]).empty
 
 
-def _index_rows(warehouse: Warehouse, day: date) -> list[dict]:
-    stored = warehouse.read(analog_features_table, [day])
-    return stored[stored["kind"] == "index"].to_dict("records")
+def test_features_stored_before_adjusted_prices_are_refused_with_the_backfill_to_run(
+    warehouse: Warehouse,
+) -> None:
+    day = date(2026, 9, 1)
+    # The 7 columns of the blocks written before the adjustment factor.
+    _rewrite_blocks(warehouse, day, lambda values, kind: values[:7])
+    text = _market_analogs_failure(warehouse)
+    assert f"features of {day} were stored before prices were adjusted for corporate actions" in text
+    assert f"Re-materialize analog_features for every stored day up to {END}" in text
