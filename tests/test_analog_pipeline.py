@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
@@ -210,3 +211,28 @@ def test_features_stored_before_adjusted_prices_are_refused_with_the_backfill_to
     text = _market_analogs_failure(warehouse)
     assert f"features of {day} were stored before prices were adjusted for corporate actions" in text
     assert f"Re-materialize analog_features for every stored day up to {END}" in text
+
+
+def test_analogs_carry_their_regime_facts_and_market_cap(warehouse: Warehouse) -> None:
+    assert _run([daily_themes, market_analogs], {"warehouse": warehouse}, day=END).success
+    analogs = warehouse.read(market_analogs_table, [END])
+    market = warehouse.read_market_data(sorted(set(analogs["analog_date"]))).set_index(
+        ["ticker", "trade_date"]
+    )
+    for row in analogs.itertuples():
+        regime = row.regime
+        after = [p["pct"] for p in row.path_analog if 1 <= p["offset"] <= 60]
+        assert regime["after_60"]["analog"]["lowest_pct"] == min(after)
+        assert regime["after_60"]["analog"]["highest_pct"] == max(after)
+        lowest_day = regime["after_60"]["analog"]["lowest_day"]
+        assert row.path_analog[20 + lowest_day]["pct"] == min(after)
+        index = regime["after_60"]["index"]
+        assert index["lowest_pct"] <= row.index_after_60_pct <= index["highest_pct"]
+        # Six months of index history: less than the year the regime needs, so unknown, not made up.
+        assert regime["today"]["from_250d_high_pct"] is None and regime["analog"]["change_1y_pct"] is None
+        if row.subject_kind == "stock":
+            assert regime["today"]["index"] in ("KOSPI", "KOSDAQ")
+            assert row.analog_market_cap == market.at[(row.analog_ticker, row.analog_date), "market_cap"]
+        else:
+            assert regime["today"]["index"] == regime["analog"]["index"] == row.subject
+            assert pd.isna(row.analog_market_cap)

@@ -199,6 +199,7 @@ class SubjectAnalogs:
     features: dict[str, float | None]
     analogs: list[Analog]
     path_today: list[dict[str, object]]
+    market: str = ""  # the subject's market index (an index subject's own name)
 
 
 def _feature_dict(row: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
@@ -368,6 +369,7 @@ class Searcher:
             features=_feature_dict(raw_today, self.names),
             analogs=chosen,
             path_today=self.history.path(subject, self.position, PATH_BEFORE, 0),
+            market=MARKETS[int(raw_today[MARKET_CODE])] if self.kind == "stock" else subject,
         )
 
     def _pick(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Analog]:
