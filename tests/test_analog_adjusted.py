@@ -154,5 +154,5 @@ def test_a_block_stored_before_adjusted_prices_is_refused(original) -> None:
     block = stock_blocks(market, indices, calendar[:21], calendar[20:21])[0]
     codes, _ = pack(block)
     legacy = np.ascontiguousarray(block.values[:, :7].T, dtype="<f4").tobytes()
-    with pytest.raises(StaleFeatureBlock, match=f"features of {calendar[20]} were stored before prices"):
+    with pytest.raises(StaleFeatureBlock, match=f"features of {calendar[20]} were stored by an earlier"):
         unpack(calendar[20], "stock", codes, legacy)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
-from adelie_assets.defs.analogs.features import FEATURES, ticker_of
+from adelie_assets.defs.analogs.features import FEATURES, SIZE_TIERS, ticker_of
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.cases.generate import hangul_share
@@ -209,7 +209,7 @@ def test_features_stored_before_adjusted_prices_are_refused_with_the_backfill_to
     # The 7 columns of the blocks written before the adjustment factor.
     _rewrite_blocks(warehouse, day, lambda values, kind: values[:7])
     text = _market_analogs_failure(warehouse)
-    assert f"features of {day} were stored before prices were adjusted for corporate actions" in text
+    assert f"features of {day} were stored by an earlier version (7 columns, not 9)" in text
     assert f"Re-materialize analog_features for every stored day up to {END}" in text
 
 
@@ -233,6 +233,8 @@ def test_analogs_carry_their_regime_facts_and_market_cap(warehouse: Warehouse) -
         if row.subject_kind == "stock":
             assert regime["today"]["index"] in ("KOSPI", "KOSDAQ")
             assert row.analog_market_cap == market.at[(row.analog_ticker, row.analog_date), "market_cap"]
+            # Compared with stocks of its size: the analog was of the subject's size tier on its day.
+            assert regime["size_tier"]["today"] == regime["size_tier"]["analog"] in SIZE_TIERS
         else:
             assert regime["today"]["index"] == regime["analog"]["index"] == row.subject
-            assert pd.isna(row.analog_market_cap)
+            assert pd.isna(row.analog_market_cap) and regime["size_tier"] == {"today": None, "analog": None}

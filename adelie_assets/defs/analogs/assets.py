@@ -153,7 +153,7 @@ class MarketAnalogsConfig(Config):
 
 def _regime(
     subject: SubjectAnalogs, analog: Analog, levels: IndexLevels, today: int
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, object] | dict[str, str | None]]:
     """The regime facts of one analog (docs/analogs.md, "Regime facts")."""
     index_name = analog.market if subject.kind == "stock" else analog.ticker
     index_path = levels.history.path(index_name, analog.position, 0, AFTER_DAYS)
@@ -161,6 +161,7 @@ def _regime(
         "today": levels.regime(subject.market, today),
         "analog": levels.regime(index_name, analog.position),
         "after_60": {"analog": extremes_after(analog.path), "index": extremes_after(index_path)},
+        "size_tier": {"today": subject.size_tier, "analog": analog.size_tier},
     }
 
 

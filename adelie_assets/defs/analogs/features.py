@@ -26,11 +26,17 @@ INDEX_FEATURES: tuple[str, ...] = FEATURES[:4]
 # Stored next to the features: the close, the market (which index) and the day's adjustment factor
 # (KRX's base price / the previous close: 1 but on a corporate action, NaN where the series breaks),
 # so that outcomes and paths are measured on adjusted closes (docs/analogs.md, "Adjusted prices").
-COLUMNS: tuple[str, ...] = (*FEATURES, "close", "market_code", "adjustment")
+# And the size tier of the day (SIZE_TIERS), by which a stock is compared with stocks of its size.
+COLUMNS: tuple[str, ...] = (*FEATURES, "close", "market_code", "adjustment", "size_tier")
 CLOSE = COLUMNS.index("close")
 MARKET_CODE = COLUMNS.index("market_code")
 ADJUSTMENT = COLUMNS.index("adjustment")
-LEGACY_COLUMNS = 7  # blocks stored before the adjustment factor: unadjusted, refused by unpack
+SIZE_TIER = COLUMNS.index("size_tier")
+# Tiers by the day's market-cap rank among every stock of the day (so that they mean the same in 2005
+# and in 2025): the top 1 % (at least one stock) mega, the top 10 % large, the top 40 % mid, the rest
+# small. ~2,400 KRX stocks: 24 mega-caps, 240 large, 960 mid (docs/analogs.md, "Size").
+SIZE_TIERS: tuple[str, ...] = ("mega", "large", "mid", "small")
+SIZE_TIER_SHARES: tuple[float, ...] = (0.01, 0.10, 0.40)
 MARKETS: tuple[str, ...] = ("KOSPI", "KOSDAQ")
 INDEX_NAMES: tuple[str, ...] = MARKETS  # an index subject's "ticker" is its name
 
@@ -85,10 +91,11 @@ def pack(block: FeatureBlock) -> tuple[bytes, bytes]:
 def unpack(day: date, kind: str, codes: bytes | memoryview, values: bytes | memoryview) -> FeatureBlock:
     code_array = np.frombuffer(codes, dtype="<u8")
     flat = np.frombuffer(values, dtype="<f4")
-    if len(code_array) and flat.size == LEGACY_COLUMNS * len(code_array):
+    if len(code_array) and flat.size != len(COLUMNS) * len(code_array):
         raise StaleFeatureBlock(
-            f"the {kind} features of {day} were stored before prices were adjusted for corporate actions "
-            "(splits, bonus issues): their changes and closes are unadjusted"
+            f"the {kind} features of {day} were stored by an earlier version ({flat.size // len(code_array)} "
+            f"columns, not {len(COLUMNS)}): before prices were adjusted for corporate actions (splits, bonus "
+            "issues) or before size tiers"
         )
     value_array = flat.reshape(len(COLUMNS), len(code_array)).T
     return FeatureBlock(day=day, kind=kind, codes=code_array, values=value_array)
@@ -159,6 +166,18 @@ def _rolling(
     return c1, c5, c20, ratio
 
 
+def size_tiers(market_cap: pd.Series) -> np.ndarray:
+    """Each stock's SIZE_TIERS index by its market-cap rank among `market_cap` (one day's stocks);
+    NaN where the market cap is unknown."""
+    caps = pd.to_numeric(market_cap, errors="coerce").astype(float)
+    known = int(caps.notna().sum())
+    rank = caps.rank(ascending=False, method="first").to_numpy()  # 1 = the largest
+    bounds = [max(1, round(share * known)) for share in SIZE_TIER_SHARES]
+    tiers = np.searchsorted(np.array(bounds, dtype=float), rank, side="left").astype(float)
+    tiers[np.isnan(rank)] = np.nan
+    return tiers
+
+
 def _require_prices(quotes: pd.DataFrame) -> None:
     """A close that is not a positive price would make features infinite or -100 %: refused, named."""
     close = pd.to_numeric(quotes["close"], errors="coerce")
@@ -212,6 +231,7 @@ def stock_blocks(
             for a in (*_rolling(close, volume, change, factor, position), factor.iloc[position].to_numpy())
         )
         markets = rows["market"].map({m: i for i, m in enumerate(MARKETS)}).to_numpy(dtype=float)
+        tiers = size_tiers(rows["market_cap"]) if "market_cap" in rows.columns else np.full(len(rows), np.nan)
         market_moves = (
             np.array([index_change.at[day, m] if m in index_change.columns else np.nan for m in MARKETS])
             if index_change is not None
@@ -221,7 +241,7 @@ def stock_blocks(
             raise ValueError(f"market_indices has no KOSPI and KOSDAQ change for {day}")
         idx = market_moves[np.nan_to_num(markets, nan=0).astype(int)]
         values = np.column_stack(
-            [c1, c5, c20, ratio, idx, rows["close"].to_numpy(float), markets, adjustment]
+            [c1, c5, c20, ratio, idx, rows["close"].to_numpy(float), markets, adjustment, tiers]
         )
         halted = rows["halted"].to_numpy(bool)
         values[halted, : len(FEATURES)] = np.nan
@@ -252,6 +272,7 @@ def index_blocks(indices: pd.DataFrame, calendar: Sequence[date], days: Sequence
                 close.iloc[position].to_numpy(),
                 np.array([MARKETS.index(n) for n in names], dtype=float),
                 np.ones(len(names)),  # an index has no corporate actions
+                np.full(len(names), np.nan),  # nor a size tier
             ]
         )[present]
         _require_finite(day, "index", [n for n, p in zip(names, present, strict=True) if p], values)

@@ -21,6 +21,8 @@ from adelie_assets.defs.analogs.features import (
     LOOKBACK_DAYS,
     MARKET_CODE,
     MARKETS,
+    SIZE_TIER,
+    SIZE_TIERS,
     FeatureBlock,
     FeatureDataError,
     ticker_code,
@@ -190,6 +192,7 @@ class Analog:
     after_pct: dict[int, float | None] = field(default_factory=dict)
     index_after_pct: dict[int, float | None] = field(default_factory=dict)
     path: list[dict[str, object]] = field(default_factory=list)
+    size_tier: str | None = None  # SIZE_TIERS name on the analog's day; None for an index
 
 
 @dataclass
@@ -200,6 +203,12 @@ class SubjectAnalogs:
     analogs: list[Analog]
     path_today: list[dict[str, object]]
     market: str = ""  # the subject's market index (an index subject's own name)
+    size_tier: str | None = None  # SIZE_TIERS name today; None for an index or an unknown market cap
+
+
+def _tier_name(row: np.ndarray) -> str | None:
+    tier = float(row[SIZE_TIER])
+    return None if math.isnan(tier) else SIZE_TIERS[int(tier)]
 
 
 def _feature_dict(row: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
@@ -359,7 +368,7 @@ class Searcher:
         available = int(np.isfinite(squared).sum()) if self.kind == "index" else self.count
         shortlist = min(_SHORTLIST, available)
         while shortlist:
-            chosen = self._pick(_nearest(squared, shortlist), query, k)
+            chosen = self._pick(_nearest(squared, shortlist), query, k, float(raw_today[SIZE_TIER]))
             if len(chosen) == k or shortlist == available:
                 break
             shortlist = min(shortlist * 8, available)
@@ -370,12 +379,16 @@ class Searcher:
             analogs=chosen,
             path_today=self.history.path(subject, self.position, PATH_BEFORE, 0),
             market=MARKETS[int(raw_today[MARKET_CODE])] if self.kind == "stock" else subject,
+            size_tier=_tier_name(raw_today),
         )
 
-    def _pick(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Analog]:
-        """Greedy, nearest first: skip a setup whose outcome is not fully known or that falls within
-        EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
+    def _pick(self, rows: np.ndarray, query: np.ndarray, k: int, size_tier: float = math.nan) -> list[Analog]:
+        """Greedy, nearest first: skip a setup of another size tier (a stock of a known tier is
+        compared with stocks of its size only), one whose outcome is not fully known or that falls
+        within EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
         rows = rows[self.candidates.complete[rows]]
+        if self.kind == "stock" and not math.isnan(size_tier):
+            rows = rows[self.history.values[rows, SIZE_TIER] == size_tier]
         exact = np.sqrt(((self._standardise_rows(rows) - query) ** 2).sum(axis=1))
         order = np.argsort(exact, kind="stable")
         chosen: list[Analog] = []
@@ -408,6 +421,7 @@ class Searcher:
                     after_pct=after,
                     index_after_pct=index_after,
                     path=self.history.path(ticker, position, PATH_BEFORE, PATH_AFTER),
+                    size_tier=_tier_name(self.history.values[row]),
                 )
             )
             if len(chosen) == k:

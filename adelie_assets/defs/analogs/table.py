@@ -11,7 +11,7 @@ ANALOG_FEATURES_SCHEMA = TableSchema(
         TableColumn(
             "vectors",
             "binary",
-            description="float32 LE, feature-major: 5 features, close, market, adjustment (docs/analogs.md).",
+            description="float32 LE, feature-major: 5 features, close, market, adjustment, size tier.",
         ),
     ]
 )
@@ -45,7 +45,8 @@ MARKET_ANALOGS_SCHEMA = TableSchema(
             "regime",
             "json",
             description='{"today"|"analog": {index, from_250d_high_pct, change_1y_pct}, "after_60": '
-            '{"analog"|"index": {lowest_pct, lowest_day, highest_pct, highest_day}}} (docs/analogs.md).',
+            '{"analog"|"index": {lowest_pct, lowest_day, highest_pct, highest_day}}, "size_tier": '
+            '{"today"|"analog": mega|large|mid|small}} (docs/analogs.md).',
         ),
         TableColumn("analog_market_cap", "bigint", description="KRW, the analog stock's on its day."),
     ]
