@@ -75,18 +75,10 @@ class History:
         # Feature-major in memory (one contiguous array per column); `values` is its (rows, columns) view.
         columns = np.empty((len(COLUMNS), int(starts[-1])), dtype=np.float32)
         for block in by_position:
+            _require_finite(block)
             start = int(starts[where[block.day]])
             codes[start : start + len(block.codes)] = block.codes
             columns[:, start : start + len(block.codes)] = block.values.T
-        infinite = np.isinf(columns)
-        if infinite.any():
-            column, row = (int(i[0]) for i in np.nonzero(infinite))
-            position = int(np.searchsorted(starts, row, side="right")) - 1
-            raise FeatureDataError(
-                f"analog_features of {calendar[position]} holds a non-finite {COLUMNS[column]} "
-                f"({columns[column, row]}) for {ticker_of(codes[row])}: re-materialize analog_features "
-                f"for {calendar[position]} (it now refuses such a value, naming the market_data row to fix)"
-            )
         values = columns.T
         positions = np.repeat(np.arange(len(calendar), dtype=np.int32), counts)
         return cls(list(calendar), codes, values, positions, starts)
@@ -178,6 +170,20 @@ class History:
         found = self.positions[: self.starts[last + 1]][complete]
         # Positions are in order: the distinct ones are the changes, without np.unique's sort.
         return int(np.count_nonzero(np.diff(found))) + 1 if found.size else 0
+
+
+def _require_finite(block: FeatureBlock) -> None:
+    """A stored infinite value (a block written before analog_features refused them) is named with
+    its ticker and day before any search, instead of failing the search without either."""
+    infinite = np.isinf(block.values)
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        raise FeatureDataError(
+            f"analog_features of {block.day} holds a non-finite {COLUMNS[column]} "
+            f"({block.values[row, column]}) for {ticker_of(block.codes[row])}: re-materialize "
+            f"analog_features for {block.day} (it now refuses such a value, naming the market_data row "
+            "to fix)"
+        )
 
 
 @dataclass
