@@ -145,7 +145,7 @@ def test_a_stored_block_with_an_infinite_value_is_named_before_any_search(origin
     poisoned = blocks[5].values.copy()
     poisoned[3, 1] = np.inf
     blocks[5] = FeatureBlock(blocks[5].day, "stock", blocks[5].codes, poisoned)
-    with pytest.raises(FeatureDataError, match=f"analog_features of {calendar[25]} holds a non-finite"):
+    with pytest.raises(FeatureDataError, match=f"stock features of {calendar[25]} are not finite"):
         History.build(blocks, calendar[:41])
 
 

@@ -198,7 +198,7 @@ def test_a_stored_infinite_feature_is_named_before_any_search(warehouse: Warehou
     stocks = warehouse.read(analog_features_table, [day]).query("kind == 'stock'")
     ticker = ticker_of(np.frombuffer(stocks["codes"].iloc[0], dtype="<u8")[4])
     text = _market_analogs_failure(warehouse)
-    assert f"analog_features of {day} holds a non-finite change_5d_pct (inf) for {ticker}" in text
+    assert f"the stock features of {day} are not finite: change_5d_pct of {ticker} is inf" in text
     assert f"re-materialize analog_features for {day}" in text
 
 

@@ -191,16 +191,26 @@ def _require_prices(quotes: pd.DataFrame) -> None:
         )
 
 
-def _require_finite(day: date, kind: str, tickers: Sequence[str], values: np.ndarray) -> None:
+def require_finite(day: date, kind: str, tickers: Sequence[str], values: np.ndarray, remedy: str) -> None:
+    """Refuses a day's vectors holding an infinite value, naming the ticker, the day and `remedy`."""
     infinite = np.isinf(values)
     if infinite.any():
         row, column = (int(i[0]) for i in np.nonzero(infinite))
         raise FeatureDataError(
             f"the {kind} features of {day} are not finite: {COLUMNS[column]} of {tickers[row]} is "
-            f"{values[row, column]} ({int(infinite.sum())} value(s)); check that ticker's market_data "
-            f"rows of {day} and the {LOOKBACK_DAYS} trading days before, re-materialize them, then "
-            "analog_features."
+            f"{values[row, column]} ({int(infinite.sum())} value(s)); {remedy}"
         )
+
+
+def _require_finite(day: date, kind: str, tickers: Sequence[str], values: np.ndarray) -> None:
+    require_finite(
+        day,
+        kind,
+        tickers,
+        values,
+        f"check that ticker's market_data rows of {day} and the {LOOKBACK_DAYS} trading days before, "
+        "re-materialize them, then analog_features.",
+    )
 
 
 def stock_blocks(

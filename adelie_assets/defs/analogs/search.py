@@ -24,7 +24,7 @@ from adelie_assets.defs.analogs.features import (
     SIZE_TIER,
     SIZE_TIERS,
     FeatureBlock,
-    FeatureDataError,
+    require_finite,
     ticker_code,
     ticker_of,
 )
@@ -175,14 +175,14 @@ class History:
 def _require_finite(block: FeatureBlock) -> None:
     """A stored infinite value (a block written before analog_features refused them) is named with
     its ticker and day before any search, instead of failing the search without either."""
-    infinite = np.isinf(block.values)
-    if infinite.any():
-        row, column = (int(i[0]) for i in np.nonzero(infinite))
-        raise FeatureDataError(
-            f"analog_features of {block.day} holds a non-finite {COLUMNS[column]} "
-            f"({block.values[row, column]}) for {ticker_of(block.codes[row])}: re-materialize "
-            f"analog_features for {block.day} (it now refuses such a value, naming the market_data row "
-            "to fix)"
+    if np.isinf(block.values).any():
+        require_finite(
+            block.day,
+            block.kind,
+            block.tickers,
+            block.values,
+            f"they were stored before analog_features refused such a value: re-materialize "
+            f"analog_features for {block.day}",
         )
 
 
