@@ -28,10 +28,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from _common import PYTHON, base_env, median, print_table, scratch_warehouse, workdir  # noqa: E402
 
 from adelie_assets.calendar import trading_days  # noqa: E402
-from adelie_assets.defs.analogs.features import COLUMNS, MARKETS, FeatureBlock, ticker_code  # noqa: E402
+from adelie_assets.defs.analogs.features import (  # noqa: E402
+    ADJUSTMENT,
+    COLUMNS,
+    MARKETS,
+    SIZE_TIER,
+    FeatureBlock,
+    size_tiers,
+    ticker_code,
+)
 
 LAST_DAY = date(2026, 11, 27)
 
@@ -43,6 +52,7 @@ def synthetic_blocks(years: float, tickers: int, seed: int = 1) -> list[FeatureB
     codes = np.sort(np.array([ticker_code(f"{i:06d}") for i in range(tickers)], dtype="<u8"))
     markets = (np.arange(tickers) % 2).astype(np.float32)
     close = rng.uniform(1_000, 200_000, tickers)
+    shares = np.exp(rng.uniform(np.log(5e6), np.log(5e9), tickers))  # market caps over six decades
     index_close = np.array([2_500.0, 800.0])
     blocks = []
     for day in days:
@@ -58,10 +68,12 @@ def synthetic_blocks(years: float, tickers: int, seed: int = 1) -> list[FeatureB
         values[:, 4] = index_move[markets.astype(int)]
         values[:, 5] = np.round(close)
         values[:, 6] = markets
+        values[:, ADJUSTMENT] = 1.0  # no corporate action
+        values[:, SIZE_TIER] = size_tiers(pd.Series(close * shares))
         blocks.append(FeatureBlock(day, "stock", codes, values))
         index_values = np.column_stack(
             [index_move, rng.normal(0, 2.5, 2), rng.normal(0, 5, 2), rng.normal(0, 0.3, 2),
-             [np.nan, np.nan], np.round(index_close, 2), [0.0, 1.0]]
+             [np.nan, np.nan], np.round(index_close, 2), [0.0, 1.0], [1.0, 1.0], [np.nan, np.nan]]
         ).astype(np.float32)  # fmt: skip
         index_codes = np.array([ticker_code(m) for m in MARKETS], dtype="<u8")
         order = np.argsort(index_codes)

@@ -114,3 +114,37 @@ def seed_history_before(warehouse: Warehouse, day: date, count: int = 110) -> No
     from tests.builders import market_frame
 
     warehouse.replace_market_data([days[-1]], market_frame(days[-1], per_market=1194))
+
+
+def with_corporate_action(
+    market: pd.DataFrame, ticker: str, day: date, before: int, after: int = 1
+) -> pd.DataFrame:
+    """`market` with a corporate action of `ticker` effective on `day`, as KRX shows it: prices before
+    the day x `before`, from the day x `after`, volumes divided alike, change_pct unchanged (KRX's
+    FLUC_RT is against the base price, which it adjusts). A 1:50 split is before=50; a 10:1 reverse
+    split after=10; a bonus issue of one new share for two is before=3, after=2."""
+    market = market.copy()
+    rows = market["ticker"] == ticker
+    for part, scale in (
+        (rows & (market["trade_date"] < day), before),
+        (rows & (market["trade_date"] >= day), after),
+    ):
+        for column in ("open", "high", "low", "close"):
+            market.loc[part, column] = market.loc[part, column] * scale
+        market.loc[part, "volume"] = (market.loc[part, "volume"] // scale).clip(lower=1)
+    return market
+
+
+def with_reused_ticker(
+    market: pd.DataFrame, ticker: str, delisted_after: date, listed_on: date, name: str, scale: float
+) -> pd.DataFrame:
+    """`market` where `ticker`'s company is delisted after `delisted_after` and the code is given to
+    another company (`name`, prices x `scale`) listed on `listed_on` (the next trading day: no gap)."""
+    rows = market["ticker"] == ticker
+    gone = rows & (market["trade_date"] > delisted_after) & (market["trade_date"] < listed_on)
+    market = market[~gone].copy()
+    rows = (market["ticker"] == ticker) & (market["trade_date"] >= listed_on)
+    market.loc[rows, "name"] = name
+    for column in ("open", "high", "low", "close"):
+        market.loc[rows, column] = (market.loc[rows, column] * scale).round().astype(int)
+    return market

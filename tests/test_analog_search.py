@@ -36,7 +36,7 @@ N = len(CALENDAR) - 1  # today's position
 TICKERS = [f"{i:06d}" for i in range(1, 41)]
 SUBJECT, PLANTED, NEAR_MISS, TOO_RECENT = "000001", "000002", "000003", "000004"
 PLANTED_AT, NEAR_MISS_AT, TOO_RECENT_AT = N - 100, N - 75, N - 30
-DELTA = 1.5  # the near miss's day change differs from today's by this many percentage points
+DELTA = 1.5  # the near miss's index change differs from today's by this many percentage points
 
 
 def _history() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,7 +61,6 @@ def _history() -> tuple[pd.DataFrame, pd.DataFrame]:
         for i in range(at + 1, len(CALENDAR)):
             closes[i, column] = np.round(closes[i - 1, column] * (1 + moves[i, column] / 100))
     change = moves.copy()
-    change[NEAR_MISS_AT, 2] += DELTA  # KRX's own change_pct is feature 1: only it differs
     quotes = pd.DataFrame(
         [
             {
@@ -79,6 +78,9 @@ def _history() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     index_moves = rng.normal(0, 1.0, (len(CALENDAR), 2))
     index_moves[[N, PLANTED_AT, NEAR_MISS_AT, TOO_RECENT_AT]] = 1.5
+    # The near miss's market (KOSPI) moved DELTA more: only its index_change_pct differs. (Its own
+    # change_pct cannot differ alone: with the same closes, that is a corporate action's adjustment.)
+    index_moves[NEAR_MISS_AT, 0] += DELTA
     index_close = 1000 * np.cumprod(1 + index_moves / 100, axis=0)
     indices = pd.DataFrame(
         [
@@ -116,7 +118,7 @@ def test_the_planted_setups_come_first_with_the_expected_similarity(histories) -
     # Standardised over every candidate (complete vectors at least 60 trading days back):
     candidates = stocks.values[: stocks.starts[N - MIN_GAP_DAYS + 1], : len(FEATURES)]
     candidates = candidates[~np.isnan(candidates).any(axis=1)]
-    sigma = float(np.std(candidates[:, 0].astype(np.float64)))
+    sigma = float(np.std(candidates[:, FEATURES.index("index_change_pct")].astype(np.float64)))
     expected = 100 * math.exp(-(DELTA / sigma) / math.sqrt(len(FEATURES)))
     assert second.similarity == pytest.approx(expected, abs=0.05)
     assert 0 < second.similarity < 100

@@ -122,6 +122,10 @@ market_analogs_table = sa.Table(
     sa.Column("path_today", sa.JSON, nullable=False),
     sa.Column("history_start", sa.Date, nullable=False),
     sa.Column("history_years", sa.Float, nullable=False),
+    # Added by issue 33 (NULL in rows written before, and where a writer leaves them out): where in
+    # market history the analog and today sat, and the analog's market cap (docs/analogs.md).
+    sa.Column("regime", sa.JSON, server_default=sa.text("NULL")),
+    sa.Column("analog_market_cap", sa.BigInteger, server_default=sa.text("NULL")),
 )
 
 # LLM answers by request hash: re-materializing a day whose inputs, prompt and model did not
@@ -156,23 +160,44 @@ def _keep_v1_cases(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE historical_cases RENAME TO historical_cases_v1"))
 
 
+# Columns added after their table was first created: a warehouse created before gets them (NULL in its
+# existing rows) when the platform first connects to it.
+_ADDED_COLUMNS: tuple[tuple[sa.Table, str], ...] = (
+    (market_analogs_table, "regime"),
+    (market_analogs_table, "analog_market_cap"),
+)
+
+
+def _add_new_columns(conn: sa.Connection) -> None:
+    inspector = sa.inspect(conn)
+    for table, name in _ADDED_COLUMNS:
+        if not inspector.has_table(table.name):
+            continue
+        if name in {c["name"] for c in inspector.get_columns(table.name)}:
+            continue
+        kind = table.c[name].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{name}" {kind}'))
+
+
 def create_tables(engine: Engine) -> None:
     """Create missing tables; safe when several processes first meet an empty warehouse at once."""
     if is_postgres(engine):
         with engine.begin() as conn:  # DDL is transactional in Postgres: serialize it on a lock
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             _keep_v1_cases(conn)
+            _add_new_columns(conn)
             metadata.create_all(conn)
         return
     for attempt in range(3):
         try:
             with engine.begin() as conn:
                 _keep_v1_cases(conn)
+                _add_new_columns(conn)
                 metadata.create_all(conn)
             return
         except sa.exc.OperationalError as exc:
             # Another process created a table between our check and our CREATE: look again.
-            if "already exists" not in str(exc) or attempt == 2:
+            if not any(m in str(exc) for m in ("already exists", "duplicate column")) or attempt == 2:
                 raise
             time.sleep(0.2)
 

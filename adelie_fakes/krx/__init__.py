@@ -54,8 +54,18 @@ request. It takes ``mktId`` ``STK`` (KOSPI), ``KSQ`` (KOSDAQ), ``KNX`` (KONEX) o
   Real KRX answers this way when a query has no data, so a client that asks for the wrong ``bld`` gets
   an empty, not an error.
 
-Limits: the list of tickers is that of 2021-01-04 on every date (no listings, delistings or splits).
-A synthetic day right after 20210122 does not continue from the recorded 20210122 prices.
+Limits: the list of tickers is that of 2021-01-04 on every date (no listings, delistings or splits
+but the listing events below). A synthetic day right after 20210122 does not continue from the
+recorded 20210122 prices.
+
+Listing events
+--------------
+``set_events([...])`` serves the synthetic quotes with listing events, the way KRX shows them
+(``events.py``): ``ShareChange(ticker, day, ratio)`` a split (ratio 50 for 1:50), a reverse split (1/10)
+or a bonus issue (3/2 for one new share for two): from ``day`` on, unadjusted prices in the new shares,
+``CMPPREVDD_PRC``/``FLUC_RT`` against the base price KRX adjusted; ``ReusedTicker(ticker,
+delisted_after, listed_on, name, price_ratio)`` a code absent after a delisting, then another company's;
+``ZeroClose(ticker, day)`` a row with a zero close. ``events`` shows them; ``reset()`` clears them.
 
 Faults
 ------

@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from adelie_fakes.krx import answers
-from adelie_fakes.krx.answers import ALL_TICKER_QUOTES_BLD, MARKETS, _serialise, quotes_answer
+from adelie_fakes.krx.answers import ALL_TICKER_QUOTES_BLD, MARKETS, _parse_day, _serialise, quotes_answer
+from adelie_fakes.krx.events import Event, apply_events
 from adelie_fakes.krx.faults import _ERROR_PAGES, DATA_FAULTS, FAULTS, LOGIN_FAULTS, _apply_row_fault, _Fault
 from adelie_fakes.krx.http import _Aborted, _Handler, _HttpServer
 from adelie_fakes.krx.indices import INDEX_OHLCV_BLD, apply_index_fault, index_answer, market_of
@@ -74,6 +75,7 @@ class FakeKrx:
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._fault: _Fault | None = None
+        self._events: tuple[Event, ...] = ()
         self._log: list[DataRequest] = []
         self._data_count = 0
         self._login_count = 0
@@ -234,13 +236,26 @@ class FakeKrx:
             return self._max_concurrent
 
     def reset(self) -> None:
-        """Forget the request log and counters and clear the fault. Sessions and ``latency`` stay."""
+        """Forget the request log and counters, clear the fault and the listing events. Sessions and
+        ``latency`` stay."""
         with self._lock:
             self._log.clear()
             self._data_count = 0
             self._login_count = 0
             self._max_concurrent = self._in_flight
             self._fault = None
+            self._events = ()
+
+    def set_events(self, events: Iterable[Event]) -> None:
+        """Serve the quotes with these listing events (splits, bonus issues, reused codes, zero closes;
+        see ``events.py``), in order, from now on; ``set_events([])`` serves the plain prices again."""
+        with self._lock:
+            self._events = tuple(events)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        with self._lock:
+            return self._events
 
     def expire_sessions(self) -> None:
         """Log every client out, as when a KRX session expires: data requests get LOGOUT until re-login."""
@@ -373,6 +388,12 @@ class FakeKrx:
             payload = _serialise(apply_index_fault(index_answer(*request), fault))
         elif bld != ALL_TICKER_QUOTES_BLD:
             payload = _serialise({"output": [], "CURRENT_DATETIME": _krx_now()})
+        elif self.events and _parse_day(trd_dd) is not None:
+            body = quotes_answer(mkt_id, trd_dd)
+            body["OutBlock_1"] = apply_events(body["OutBlock_1"], _parse_day(trd_dd), self.events)
+            if fault is not None and name in ("all_dash", "empty_rows", "huge_volume"):
+                body = _apply_row_fault(body, fault)
+            payload = _serialise(body)
         elif fault is not None and name in ("all_dash", "empty_rows", "huge_volume"):
             payload = _serialise(_apply_row_fault(quotes_answer(mkt_id, trd_dd), fault))
         else:

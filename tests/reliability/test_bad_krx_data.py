@@ -18,6 +18,7 @@ from adelie_assets.defs.market.assets import market_data
 from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError
 from adelie_fakes.krx import FakeKrx
 from adelie_fakes.krx import answers as krx_answers
+from adelie_fakes.krx.events import ZeroClose
 from tests.builders import krx_for, market_frame, step_failures
 
 DAY = date(2026, 11, 27)
@@ -173,3 +174,17 @@ def test_a_row_count_far_from_the_previous_days_is_refused(fake_krx: FakeKrx, wa
     )
     assert "re-run 2026-11-26 first" in text
     assert warehouse.read_market_data([DAY]).empty
+
+
+def test_a_zero_close_from_krx_is_refused_naming_the_ticker(fake_krx: FakeKrx, sqlite_warehouse_url: str):
+    """A zero close as KRX lists a ticker without a price never reaches market_data, so no feature is
+    computed from it (issue 32, item 4; analog_features refuses one stored before: test_analog_pipeline)."""
+    warehouse = Warehouse(url=sqlite_warehouse_url)
+    assert run(fake_krx, warehouse).success
+    good = warehouse.read_market_data([DAY])
+    fake_krx.set_events([ZeroClose("035720", DAY)])
+    result = run(fake_krx, warehouse)
+    assert not result.success
+    text = step_failures(result)["market_data"]
+    assert "[prices_consistent]" in text and "035720" in text
+    pd.testing.assert_frame_equal(warehouse.read_market_data([DAY]), good)

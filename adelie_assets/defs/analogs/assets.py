@@ -25,9 +25,18 @@ from adelie_assets.calendar import (
     trading_days,
 )
 from adelie_assets.defs.analogs.checks import ANALOG_FEATURES_CHECKS, MARKET_ANALOGS_CHECKS
-from adelie_assets.defs.analogs.features import LOOKBACK_DAYS, MARKETS, index_blocks, stock_blocks
+from adelie_assets.defs.analogs.features import (
+    LOOKBACK_DAYS,
+    MARKETS,
+    FeatureDataError,
+    StaleFeatureBlock,
+    index_blocks,
+    stock_blocks,
+)
+from adelie_assets.defs.analogs.regime import AFTER_DAYS, IndexLevels, extremes_after
 from adelie_assets.defs.analogs.search import (
     DEFAULT_K,
+    Analog,
     Candidates,
     NotEnoughHistory,
     Searcher,
@@ -108,8 +117,12 @@ def analog_features(
                 allow_retries=False,
             )
     complete_from = calendar[min(LOOKBACK_DAYS, len(calendar) - 1)]
-    stocks = stock_blocks(quotes, indices, calendar, days)
-    index = index_blocks(indices, calendar, days)
+    try:
+        stocks = stock_blocks(quotes, indices, calendar, days)
+        index = index_blocks(indices, calendar, days)
+    except FeatureDataError as exc:
+        # A data problem: a retry computes the same. Nothing is written.
+        raise Failure(f"analog_features refused, nothing written: {exc}", allow_retries=False) from None
     rows = block_rows([*stocks, *index])
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
     _, verdicts = replace_checked(
@@ -138,16 +151,33 @@ class MarketAnalogsConfig(Config):
     k: int = Field(default=DEFAULT_K, ge=1, le=10, description="Analogs per subject (stock or index).")
 
 
+def _regime(
+    subject: SubjectAnalogs, analog: Analog, levels: IndexLevels, today: int
+) -> dict[str, dict[str, object] | dict[str, str | None]]:
+    """The regime facts of one analog (docs/analogs.md, "Regime facts")."""
+    index_name = analog.market if subject.kind == "stock" else analog.ticker
+    index_path = levels.history.path(index_name, analog.position, 0, AFTER_DAYS)
+    return {
+        "today": levels.regime(subject.market, today),
+        "analog": levels.regime(index_name, analog.position),
+        "after_60": {"analog": extremes_after(analog.path), "index": extremes_after(index_path)},
+        "size_tier": {"today": subject.size_tier, "analog": analog.size_tier},
+    }
+
+
 def _analog_rows(
     day: date,
     found: list[tuple[SubjectAnalogs, str, int | None]],
-    names: dict[tuple[str, date], str],
+    listings: dict[tuple[str, date], tuple[str, int | None]],
     history_start: date,
+    levels: IndexLevels,
 ) -> list[dict[str, object]]:
     years = round((day - history_start).days / 365.25, 2)
+    today = levels.history.position(day)
     rows = []
     for subject, subject_name, theme_rank in found:
         for rank, analog in enumerate(subject.analogs, start=1):
+            name, market_cap = listings.get((analog.ticker, analog.day), (analog.ticker, None))
             rows.append(
                 {
                     "trade_date": day,
@@ -158,7 +188,7 @@ def _analog_rows(
                     "subject_name": subject_name,
                     "theme_rank": theme_rank,
                     "analog_ticker": analog.ticker,
-                    "analog_name": names.get((analog.ticker, analog.day), analog.ticker),
+                    "analog_name": name,
                     "analog_date": analog.day,
                     "similarity": analog.similarity,
                     "distance": analog.distance,
@@ -169,18 +199,25 @@ def _analog_rows(
                     "path_today": subject.path_today,
                     "history_start": history_start,
                     "history_years": years,
+                    "regime": _regime(subject, analog, levels, today),
+                    "analog_market_cap": market_cap,
                 }
             )
     return rows
 
 
-def _analog_names(warehouse: Warehouse, found: list[tuple[SubjectAnalogs, str, int | None]]) -> dict:
+def _analog_listings(
+    warehouse: Warehouse, found: list[tuple[SubjectAnalogs, str, int | None]]
+) -> dict[tuple[str, date], tuple[str, int | None]]:
+    """(ticker, day) -> (KRX name, market cap in KRW) of each stock analog, from market_data."""
     wanted = {(a.ticker, a.day) for s, _, _ in found if s.kind == "stock" for a in s.analogs}
     if not wanted:
         return {}
     quotes = warehouse.read_market_data(sorted({d for _, d in wanted}))
     return {
-        (r.ticker, r.trade_date): r.name for r in quotes.itertuples() if (r.ticker, r.trade_date) in wanted
+        (r.ticker, r.trade_date): (r.name, None if pd.isna(r.market_cap) else int(r.market_cap))
+        for r in quotes.itertuples()
+        if (r.ticker, r.trade_date) in wanted
     }
 
 
@@ -217,13 +254,23 @@ def market_analogs(
         return
     days = [parse_partition_key(key) for key in context.partition_keys]
     started = time.monotonic()
-    stocks, indices = load_histories(warehouse.engine(), max(days), FIRST_TRADING_DAY)
+    try:
+        stocks, indices = load_histories(warehouse.engine(), max(days), FIRST_TRADING_DAY)
+    except StaleFeatureBlock as exc:
+        raise Failure(
+            f"market_analogs for {days[0]}..{days[-1]}: {exc}. Re-materialize analog_features for every "
+            f"stored day up to {max(days)} (a backfill; it reads the warehouse only), then re-run.",
+            allow_retries=False,
+        ) from None
+    except FeatureDataError as exc:
+        raise Failure(f"market_analogs for {days[0]}..{days[-1]}: {exc}.", allow_retries=False) from None
     read_seconds = time.monotonic() - started
     themes = warehouse.read(daily_themes_table, days)
     by_day: dict[date, list[dict[str, object]]] = {}
     searched: dict[str, float] = {}
     without: dict[str, list[str]] = {}
     shared: tuple[Candidates, Candidates] | None = None
+    levels: IndexLevels | None = None
     for day in days:
         if day not in stocks.calendar or stocks.day_rows(day) == 0:
             raise Failure(
@@ -273,7 +320,8 @@ def market_analogs(
                 continue
             found.append((result, index_name, None))
         history_start = stocks.calendar[int(stocks.positions[0])] if stocks.positions.size else day
-        by_day[day] = _analog_rows(day, found, _analog_names(warehouse, found), history_start)
+        levels = levels or IndexLevels(indices)
+        by_day[day] = _analog_rows(day, found, _analog_listings(warehouse, found), history_start, levels)
         searched[str(day)] = round((day - history_start).days / 365.25, 2)
         without[str(day)] = missing
     # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.

@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 
 from adelie_assets.defs.analogs.features import (
+    ADJUSTMENT,
     CLOSE,
     COLUMNS,
     FEATURES,
@@ -20,7 +21,10 @@ from adelie_assets.defs.analogs.features import (
     LOOKBACK_DAYS,
     MARKET_CODE,
     MARKETS,
+    SIZE_TIER,
+    SIZE_TIERS,
     FeatureBlock,
+    require_finite,
     ticker_code,
     ticker_of,
 )
@@ -71,6 +75,7 @@ class History:
         # Feature-major in memory (one contiguous array per column); `values` is its (rows, columns) view.
         columns = np.empty((len(COLUMNS), int(starts[-1])), dtype=np.float32)
         for block in by_position:
+            _require_finite(block)
             start = int(starts[where[block.day]])
             codes[start : start + len(block.codes)] = block.codes
             columns[:, start : start + len(block.codes)] = block.values.T
@@ -106,29 +111,55 @@ class History:
         value = float(self.values[found, CLOSE])
         return None if math.isnan(value) else value
 
+    def _factor(self, code: np.uint64, position: int) -> float | None:
+        found = self._row(code, position)
+        value = float(self.values[found, ADJUSTMENT]) if found is not None else math.nan
+        return None if math.isnan(value) else value
+
+    def adjusted_closes(self, ticker: str, position: int, before: int, after: int) -> dict[int, float]:
+        """Closes from `before` days before `position` to `after` after, by offset, in the shares of
+        the day at `position`: each day's adjustment factor carries a close across a corporate action.
+        They stop where the series does (no quote, or a factor NaN: a listing change)."""
+        code = np.uint64(ticker_code(ticker))
+        base = self._close(code, position)
+        if base is None:
+            return {}
+        closes = {0: base}
+        multiplier = 1.0
+        for offset in range(1, after + 1):
+            factor, value = self._factor(code, position + offset), self._close(code, position + offset)
+            if factor is None or value is None:
+                break
+            multiplier *= factor
+            closes[offset] = value / multiplier
+        multiplier = 1.0
+        for offset in range(1, before + 1):
+            factor, value = self._factor(code, position - offset + 1), self._close(code, position - offset)
+            if factor is None or value is None:
+                break
+            multiplier *= factor
+            closes[-offset] = value * multiplier
+        return closes
+
     def change_after(self, ticker: str, position: int, span: int) -> float | None:
-        start, end = self.close(ticker, position), self.close(ticker, position + span)
+        closes = self.adjusted_closes(ticker, position, 0, span)
+        start, end = closes.get(0), closes.get(span)
         return None if start is None or end is None or start == 0 else round((end / start - 1) * 100, 2)
 
     def path(self, ticker: str, position: int, before: int, after: int) -> list[dict[str, object]]:
-        code = np.uint64(ticker_code(ticker))
-        base = self._close(code, position)
-        points: list[dict[str, object]] = []
-        if base is None:
-            return points
-        for offset in range(-before, after + 1):
-            value = self._close(code, position + offset)
-            if value is None:
-                continue
-            points.append(
-                {
-                    "offset": offset,
-                    "date": self.calendar[position + offset].isoformat(),
-                    "close": round(value, 2),
-                    "pct": round((value / base - 1) * 100, 2),
-                }
-            )
-        return points
+        closes = self.adjusted_closes(ticker, position, before, after)
+        if not closes:
+            return []
+        base = closes[0]
+        return [
+            {
+                "offset": offset,
+                "date": self.calendar[position + offset].isoformat(),
+                "close": round(closes[offset], 2),
+                "pct": round((closes[offset] / base - 1) * 100, 2),
+            }
+            for offset in sorted(closes)
+        ]
 
     def searchable_days(self, position: int, width: int) -> int:
         """Days with a complete vector of `width` features at least MIN_GAP_DAYS before `position`."""
@@ -139,6 +170,20 @@ class History:
         found = self.positions[: self.starts[last + 1]][complete]
         # Positions are in order: the distinct ones are the changes, without np.unique's sort.
         return int(np.count_nonzero(np.diff(found))) + 1 if found.size else 0
+
+
+def _require_finite(block: FeatureBlock) -> None:
+    """A stored infinite value (a block written before analog_features refused them) is named with
+    its ticker and day before any search, instead of failing the search without either."""
+    if np.isinf(block.values).any():
+        require_finite(
+            block.day,
+            block.kind,
+            block.tickers,
+            block.values,
+            f"they were stored before analog_features refused such a value: re-materialize "
+            f"analog_features for {block.day}",
+        )
 
 
 @dataclass
@@ -153,6 +198,7 @@ class Analog:
     after_pct: dict[int, float | None] = field(default_factory=dict)
     index_after_pct: dict[int, float | None] = field(default_factory=dict)
     path: list[dict[str, object]] = field(default_factory=list)
+    size_tier: str | None = None  # SIZE_TIERS name on the analog's day; None for an index
 
 
 @dataclass
@@ -162,6 +208,13 @@ class SubjectAnalogs:
     features: dict[str, float | None]
     analogs: list[Analog]
     path_today: list[dict[str, object]]
+    market: str = ""  # the subject's market index (an index subject's own name)
+    size_tier: str | None = None  # SIZE_TIERS name today; None for an index or an unknown market cap
+
+
+def _tier_name(row: np.ndarray) -> str | None:
+    tier = float(row[SIZE_TIER])
+    return None if math.isnan(tier) else SIZE_TIERS[int(tier)]
 
 
 def _feature_dict(row: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
@@ -321,7 +374,7 @@ class Searcher:
         available = int(np.isfinite(squared).sum()) if self.kind == "index" else self.count
         shortlist = min(_SHORTLIST, available)
         while shortlist:
-            chosen = self._pick(_nearest(squared, shortlist), query, k)
+            chosen = self._pick(_nearest(squared, shortlist), query, k, float(raw_today[SIZE_TIER]))
             if len(chosen) == k or shortlist == available:
                 break
             shortlist = min(shortlist * 8, available)
@@ -331,12 +384,17 @@ class Searcher:
             features=_feature_dict(raw_today, self.names),
             analogs=chosen,
             path_today=self.history.path(subject, self.position, PATH_BEFORE, 0),
+            market=MARKETS[int(raw_today[MARKET_CODE])] if self.kind == "stock" else subject,
+            size_tier=_tier_name(raw_today),
         )
 
-    def _pick(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Analog]:
-        """Greedy, nearest first: skip a setup whose outcome is not fully known or that falls within
-        EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
+    def _pick(self, rows: np.ndarray, query: np.ndarray, k: int, size_tier: float = math.nan) -> list[Analog]:
+        """Greedy, nearest first: skip a setup of another size tier (a stock of a known tier is
+        compared with stocks of its size only), one whose outcome is not fully known or that falls
+        within EPISODE_GAP_DAYS of one already chosen. Distances are recomputed exactly in float64."""
         rows = rows[self.candidates.complete[rows]]
+        if self.kind == "stock" and not math.isnan(size_tier):
+            rows = rows[self.history.values[rows, SIZE_TIER] == size_tier]
         exact = np.sqrt(((self._standardise_rows(rows) - query) ** 2).sum(axis=1))
         order = np.argsort(exact, kind="stable")
         chosen: list[Analog] = []
@@ -369,6 +427,7 @@ class Searcher:
                     after_pct=after,
                     index_after_pct=index_after,
                     path=self.history.path(ticker, position, PATH_BEFORE, PATH_AFTER),
+                    size_tier=_tier_name(self.history.values[row]),
                 )
             )
             if len(chosen) == k:

@@ -1,6 +1,6 @@
 """Feature blocks in the warehouse: one row per (trade_date, kind), the vectors as binary columns.
 
-Ten years of stocks are ~2,450 rows of ~70 kB instead of 5.9 M rows, so one day's search reads its
+Ten years of stocks are ~2,450 rows of ~90 kB instead of 5.9 M rows, so one day's search reads its
 whole history in well under a second on SQLite and Postgres (figures: bench/bench_analogs.py).
 """
 

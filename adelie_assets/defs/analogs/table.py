@@ -11,7 +11,7 @@ ANALOG_FEATURES_SCHEMA = TableSchema(
         TableColumn(
             "vectors",
             "binary",
-            description="float32 LE, feature-major: 5 features, close, market (docs/analogs.md).",
+            description="float32 LE, feature-major: 5 features, close, market, adjustment, size tier.",
         ),
     ]
 )
@@ -41,5 +41,13 @@ MARKET_ANALOGS_SCHEMA = TableSchema(
         TableColumn("path_today", "json", description="[{offset -20..0, date, close, pct}]"),
         TableColumn("history_start", "date", description="First day of the history searched."),
         TableColumn("history_years", "float", description="Years of history searched."),
+        TableColumn(
+            "regime",
+            "json",
+            description='{"today"|"analog": {index, from_250d_high_pct, change_1y_pct}, "after_60": '
+            '{"analog"|"index": {lowest_pct, lowest_day, highest_pct, highest_day}}, "size_tier": '
+            '{"today"|"analog": mega|large|mid|small}} (docs/analogs.md).',
+        ),
+        TableColumn("analog_market_cap", "bigint", description="KRW, the analog stock's on its day."),
     ]
 )
