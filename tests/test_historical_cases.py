@@ -250,3 +250,21 @@ def test_batch_that_does_not_finish_in_time_is_cancelled(fake_llm: FakeOpenAI, w
     assert not result.success
     assert "did not finish within 0.3 s and was cancelled" in step_failures(result)["historical_cases"]
     assert warehouse.read_historical_cases([DAY]).empty
+
+
+def test_an_expired_batch_keeps_the_lines_it_answered_and_asks_only_for_the_rest(
+    fake_llm: FakeOpenAI, warehouse: Warehouse
+):
+    # OpenAI's batches expire past their window: the lines answered by then are in the output file,
+    # and billed. Before: "LLM batch ... ended expired" failed the step and threw them away.
+    fake_llm.batch_expires_after_lines = 3
+    result = run(llm_for(fake_llm), warehouse, BATCH)
+    assert result.success, step_failures(result)
+    assert len(warehouse.read_historical_cases([DAY])) == 5
+    first, second = fake_llm.batch_input_lines
+    assert len(first) == 5 and len(second) == 2
+    answered = {line["custom_id"] for line in first[:3]}
+    assert answered.isdisjoint(line["custom_id"] for line in second)
+    # The unanswered lines are asked again as they were: no repair turn about an answer never given.
+    asked = {line["custom_id"]: line["body"]["messages"] for line in first}
+    assert all(line["body"]["messages"] == asked[line["custom_id"]] for line in second)

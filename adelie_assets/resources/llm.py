@@ -174,8 +174,9 @@ class LLM(ConfigurableResource):
     ) -> dict[str, dict[str, Any]]:
         """Chat completions through the Batch API (half the price, answered within 24 h).
 
-        Returns each output or error line by custom_id. A batch that does not finish in time is
-        cancelled, so that it cannot be billed after the step has failed.
+        Returns each output or error line by custom_id; a line an expired batch never answered is
+        absent. A batch that does not finish in time is cancelled, so that it cannot be billed after
+        the step has failed.
         """
         client = self.client()
         lines = "\n".join(
@@ -198,7 +199,9 @@ class LLM(ConfigurableResource):
                     )
                 time.sleep(poll_seconds)
                 batch = client.batches.retrieve(batch.id)
-            if batch.status != "completed":
+            # An expired batch still delivers (and bills) the lines it answered in its output file:
+            # they are read as a completed batch's; the unanswered ones are missing from the result.
+            if batch.status not in ("completed", "expired"):
                 errors = getattr(batch, "errors", None)
                 detail = "; ".join(e.message or "" for e in (errors.data or [])) if errors else ""
                 raise LlmError(f"LLM batch {batch.id} ended {batch.status}{': ' + detail if detail else ''}.")

@@ -55,6 +55,9 @@ class _Batch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     viewed: bool = False
+    # Lines answered before the batch expires (None: it completes); the rest are never answered.
+    expires_after_lines: int | None = None
+    expired_at: float | None = None
 
 
 class FilesAndBatches:
@@ -66,6 +69,9 @@ class FilesAndBatches:
     _batches: dict[str, _Batch]
     _batch_line_count: int
     batch_delay: float
+    # Set by a test: each new batch expires, as OpenAI's do past their 24 h window, after answering
+    # this many lines; its output file holds those lines (billed), the others are never answered.
+    batch_expires_after_lines: int | None = None
 
     def _create_file(self, filename: str, purpose: str, data: bytes) -> _StoredFile:
         stored = _StoredFile(
@@ -178,13 +184,21 @@ class FilesAndBatches:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             errors=errors or None,
+            expires_after_lines=self.batch_expires_after_lines,
         )
         with self._lock:
             self._batches[batch.id] = batch
         return _Reply(200, self._batch_object(batch))
 
     def _finish_batch(self, batch: _Batch, now: float) -> None:
-        batch.completed_at = now
+        if batch.expires_after_lines is not None:
+            batch.expired_at = now
+            answered = batch.ok_lines + batch.error_lines
+            kept = {id(line) for line in answered[: batch.expires_after_lines]}
+            batch.ok_lines = [line for line in batch.ok_lines if id(line) in kept]
+            batch.error_lines = [line for line in batch.error_lines if id(line) in kept]
+        else:
+            batch.completed_at = now
         if batch.ok_lines:
             batch.output_file_id = self._jsonl_file(f"{batch.id}_output.jsonl", batch.ok_lines).id
         if batch.error_lines:
@@ -208,6 +222,8 @@ class FilesAndBatches:
             counts["total"] = 0
         elif batch.completed_at is not None:
             status = "completed"
+        elif batch.expired_at is not None:
+            status = "expired"
         elif batch.cancelled_at is not None:
             status = "cancelling" if cancelling else "cancelled"
         elif first_view:
@@ -216,8 +232,8 @@ class FilesAndBatches:
             status = "in_progress"
         else:
             self._finish_batch(batch, now)
-            status = "completed"
-        if status == "completed":
+            status = "expired" if batch.expired_at is not None else "completed"
+        if status in ("completed", "expired"):
             counts["completed"], counts["failed"] = len(batch.ok_lines), len(batch.error_lines)
         done = status == "completed"
         created = int(batch.created_at)
@@ -238,7 +254,7 @@ class FilesAndBatches:
             "finalizing_at": int(batch.completed_at) if done and batch.completed_at else None,
             "completed_at": int(batch.completed_at) if done and batch.completed_at else None,
             "failed_at": created if status == "failed" else None,
-            "expired_at": None,
+            "expired_at": int(batch.expired_at) if batch.expired_at else None,
             "cancelling_at": int(batch.cancelled_at) if batch.cancelled_at else None,
             "cancelled_at": int(batch.cancelled_at) if status == "cancelled" and batch.cancelled_at else None,
             "request_counts": counts,

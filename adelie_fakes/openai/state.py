@@ -222,6 +222,7 @@ class FakeOpenAI(FilesAndBatches):
             self._init_state()
             self._in_flight = in_flight
             self.latency, self.hang_seconds, self.batch_delay = self._defaults
+            self.batch_expires_after_lines = None
 
     def snapshot(self) -> dict[str, Any]:
         """Counters and settings as JSON-able data (also served at ``GET /_fake/state``)."""

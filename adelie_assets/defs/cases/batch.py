@@ -106,9 +106,12 @@ def generate_cases_batch(
                 results.append(result)
             else:
                 result.rejected.append(f"attempt {attempt}: {problem}")
-                messages[cid] = repair_messages(
-                    result.request, messages[cid], _answer_text(lines.get(cid)), problem
-                )
+                # A line the batch never answered (it expired first) is asked again as it was: there
+                # is no answer to repair.
+                if cid in lines:
+                    messages[cid] = repair_messages(
+                        result.request, messages[cid], _answer_text(lines[cid]), problem
+                    )
                 still_pending[cid] = result
         pending = still_pending
     failures = []
