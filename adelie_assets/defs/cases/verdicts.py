@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from adelie_assets.defs.cases.fallback import FALLBACK_MODEL
 from adelie_assets.defs.cases.prompt import CaseRequest
 from adelie_assets.lib.partitioned_checks import Verdict, examples
 
@@ -153,6 +154,23 @@ def facts_verdict(cases: pd.DataFrame, analogs: pd.DataFrame) -> Verdict:
     return Verdict(
         True, f"All {len(cases)} cases carry their analog's date, sync rate and outcomes.", metadata
     )
+
+
+def model_written_verdict(cases: pd.DataFrame) -> Verdict:
+    """WARN: every case of the day was written by the model, none by code (a stubborn theme's stand-in,
+    fallback.py)."""
+    by_code = cases[cases["model"] == FALLBACK_MODEL]
+    metadata: dict[str, object] = {"cases": len(cases), "written_by_code": len(by_code)}
+    if len(by_code):
+        themes = ", ".join(f"#{int(c['theme_rank'])} '{c['theme_label']}'" for _, c in by_code.iterrows())
+        metadata["themes"] = themes
+        return Verdict(
+            False,
+            f"{len(by_code)} case(s) of the day were written by code, not by the model: theme {themes} "
+            "(every answer was rejected). Re-run the partition to ask the model again.",
+            metadata,
+        )
+    return Verdict(True, f"All {len(cases)} cases were written by the model.", metadata)
 
 
 def day_problems(cases: pd.DataFrame, requests: list[CaseRequest]) -> list[str]:
