@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, cached_property
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -54,23 +55,25 @@ def table_reader(table: sa.Table) -> DayReader:
 
 class CheckedDays:
     """The days being checked, and their rows: each reader runs once, whatever the number of checks
-    that use it; `staged` rows (the ones a step is writing) are never read from the warehouse."""
+    that use it; `staged` rows (the ones a step is writing, a frame or each day's) are never read from
+    the warehouse."""
 
     def __init__(
         self,
         days: list[date],
-        warehouse: Warehouse,
-        staged: Mapping[DayReader, pd.DataFrame] | None = None,
+        warehouse: Warehouse | None,
+        staged: Mapping[DayReader, pd.DataFrame | Mapping[date, Any]] | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.days = days
-        self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {
-            read: rows_by_day(frame, days) for read, frame in (staged or {}).items()
+        self._rows: dict[DayReader, Mapping[date, Any]] = {
+            read: rows if isinstance(rows, Mapping) else rows_by_day(rows, days)
+            for read, rows in (staged or {}).items()
         }
         self.staged = set(staged or {})
         self.staged_reads: set[DayReader] = set()
 
-    def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
+    def rows(self, read: DayReader) -> Mapping[date, Any]:
         """Each checked day's rows of what `read` returns for all of them."""
         if read in self.staged:
             self.staged_reads.add(read)

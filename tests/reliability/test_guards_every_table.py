@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import AssetCheckSeverity, DagsterInstance, Failure, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
 from adelie_assets.calendar import previous_trading_day, trading_days
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
@@ -27,8 +27,8 @@ from adelie_assets.defs.app.assets import app_feed
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.check_guards import replace_checked
 from adelie_assets.lib.partitioned_checks import daily_check, table_reader
+from adelie_assets.lib.validate import replace_validated
 from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.warehouse import (
@@ -77,7 +77,7 @@ def write_day_inputs(warehouse: Warehouse) -> None:
     warehouse.replace_rows(market_indices_table, [DAY], indices[indices["trade_date"] == DAY])
 
 
-# --- the factoring: a blocking check IS its guard -------------------------------------------------
+# --- the factoring: the checks an asset records are the ones evaluated before its write -----------
 
 
 @pytest.mark.parametrize(
@@ -137,13 +137,16 @@ def test_themes_naming_an_unknown_stock_keep_the_good_rows(warehouse_url: str) -
     before = stored(warehouse, daily_themes_table)
     assert len(before) == 5
     # The asset picks its stocks from the day's market_data, so it cannot itself produce this: the
-    # hostile answer is handed to the same guarded write the asset uses.
+    # hostile answer is handed to the same validated write the asset uses.
     hostile = warehouse.read(daily_themes_table, [DAY])
     hostile.at[0, "stocks"] = [{**hostile.at[0, "stocks"][0], "ticker": "999999"}]
-    with pytest.raises(Failure) as refused:
-        replace_checked(warehouse, DAILY_THEMES_CHECKS, daily_themes_table, [DAY], hostile, "market_data")
-    assert_refused(refused.value.description or "", "daily_themes", "themes_are_sound")
-    assert "999999 not in the day's market_data" in (refused.value.description or "")
+    validated = replace_validated(
+        warehouse, daily_themes_table, [DAY], hostile, DAILY_THEMES_CHECKS, "market_data"
+    )
+    assert not validated.written and list(validated.refused) == [DAY]
+    assert_refused(str(validated.refused[DAY]), "daily_themes", "themes_are_sound")
+    assert "999999 not in the day's market_data" in str(validated.refused[DAY])
+    assert not validated.verdicts["themes_are_sound"][DAY].passed
     assert stored(warehouse, daily_themes_table) == before
 
 
@@ -206,9 +209,11 @@ def test_a_day_with_no_rows_is_still_refused_by_its_guard(warehouse_url: str) ->
     warehouse = Warehouse(url=warehouse_url)
     write_day_inputs(warehouse)
     before = stored(warehouse, market_indices_table)
-    with pytest.raises(Failure) as refused:
-        replace_checked(warehouse, MARKET_INDICES_CHECKS, market_indices_table, [DAY], pd.DataFrame(), "KRX")
-    assert_refused(refused.value.description or "", "market_indices", "both_indices_present")
+    validated = replace_validated(
+        warehouse, market_indices_table, [DAY], pd.DataFrame(), MARKET_INDICES_CHECKS, "KRX"
+    )
+    assert not validated.written and list(validated.refused) == [DAY]
+    assert_refused(str(validated.refused[DAY]), "market_indices", "both_indices_present")
     assert stored(warehouse, market_indices_table) == before
 
 
@@ -266,7 +271,7 @@ def test_a_check_that_reads_its_table_another_way_cannot_guard_the_write(warehou
     with pytest.raises(
         TypeError, match="reads_the_stored_rows does not read market_indices through the reader"
     ):
-        replace_checked(warehouse, [sneaky], market_indices_table, [DAY], frame, "KRX")
+        replace_validated(warehouse, market_indices_table, [DAY], frame, [sneaky], "KRX")
 
 
 def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(warehouse_url: str) -> None:
@@ -286,10 +291,11 @@ def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(wareh
         blocking=False,
     )
     frame = warehouse.read(market_indices_table, [DAY])
-    written, verdicts = replace_checked(
-        warehouse, [*MARKET_INDICES_CHECKS, flaky], market_indices_table, [DAY], frame, "KRX"
+    validated = replace_validated(
+        warehouse, market_indices_table, [DAY], frame, [*MARKET_INDICES_CHECKS, flaky], "KRX"
     )
-    assert written == 2 and stored(warehouse, market_indices_table)
+    verdicts = validated.verdicts
+    assert validated.written == {DAY: 2} and not validated.refused and stored(warehouse, market_indices_table)
     (verdict,) = verdicts["flaky_warning"].values()
     assert not verdict.passed
     assert verdict.description == "The check could not be evaluated: KeyError: 'close_price'"

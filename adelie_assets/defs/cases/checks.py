@@ -1,7 +1,6 @@
 """Data-quality checks of `historical_cases`: the verdicts of verdicts.py on the rows of each day,
-recorded by the asset's own step after its write (read back: the cases are a few rows a day). All are
-blocking with severity ERROR but `written_by_model` (WARN). The asset runs the same verdicts before it
-writes or caches anything."""
+evaluated by the asset's step on its new rows before it writes or caches anything, and recorded by it.
+All are blocking with severity ERROR but `written_by_model` (WARN)."""
 
 from dagster import AssetCheckSeverity
 

@@ -1,6 +1,5 @@
-"""Verdicts on one day's historical_cases rows (pure). The checks (checks.py) run them on the stored
-rows; the asset runs them on the new rows first (`day_problems`), so that a day that would fail them
-is neither written nor cached."""
+"""Verdicts on one day's historical_cases rows (pure), the asset's checks (checks.py): evaluated on
+the new rows before the write, so that a day that would fail them is neither written nor cached."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from adelie_assets.defs.cases.fallback import FALLBACK_MODEL
-from adelie_assets.defs.cases.prompt import CaseRequest
 from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 REQUIRED_TEXT = (
@@ -171,10 +169,3 @@ def model_written_verdict(cases: pd.DataFrame) -> Verdict:
             metadata,
         )
     return Verdict(True, f"All {len(cases)} cases were written by the model.", metadata)
-
-
-def day_problems(cases: pd.DataFrame, requests: list[CaseRequest]) -> list[str]:
-    """The verdicts that need no other table than what the requests carry, on a day's new rows."""
-    analogs = pd.DataFrame([a for r in requests for a in r.offered.values()])
-    verdicts = [unique_titles_verdict(cases), required_fields_verdict(cases), facts_verdict(cases, analogs)]
-    return [v.description for v in verdicts if not v.passed]
