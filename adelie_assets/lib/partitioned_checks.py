@@ -9,7 +9,7 @@ just computed, without reading them back, and yields one result per check and da
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, cached_property
 from typing import Any
@@ -30,11 +30,20 @@ from dagster import (
 )
 
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
-from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
 EXAMPLES = 10
 SEVERITY = "severity"  # check-spec metadata key: the severity every result of the check carries
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's outcome for one trading day."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
@@ -112,16 +121,6 @@ class DailyCheck:
             metadata=severity_metadata(self.severity),
             partitions_def=trading_day_partitions,
         )
-
-
-def checked_days(context: AssetExecutionContext) -> list[date]:
-    if not (context.has_partition_key or context.has_partition_key_range):
-        raise Failure(
-            "This check reads one trading day from the warehouse: run it with a partition "
-            "(a KRX trading day, YYYY-MM-DD) or a partition range.",
-            allow_retries=False,
-        )
-    return [datetime.strptime(key, PARTITION_KEY_FORMAT).date() for key in context.partition_keys]
 
 
 def rows_by_day(frame: pd.DataFrame, days: list[date]) -> dict[date, pd.DataFrame]:
@@ -278,26 +277,26 @@ def check_results(
             yield from day_results(context, verdicts[declaration.name], declaration.spec)
 
 
-def recorded_results(
-    context: AssetExecutionContext, declarations: Sequence[DailyCheck], checked: CheckedDays
-) -> Iterator[CheckEvent]:
-    """The selected checks evaluated on `checked` and recorded. A blocking check that raises fails
-    the step after the others reported."""
-    selected = [d for d in declarations if d.key in context.selected_asset_check_keys]
-    try:
-        verdicts = evaluate(selected, checked)
-    except CheckError as error:
-        yield from check_results(context, [d for d in selected if d.name in error.verdicts], error.verdicts)
-        raise Failure(str(error)) from error.__cause__
-    yield from check_results(context, selected, verdicts)
-
-
 def stored_check_results(
     context: AssetExecutionContext, declarations: Sequence[DailyCheck], warehouse: Warehouse
 ) -> Iterator[CheckEvent]:
     """A check-only run (the UI's "Execute checks"): the selected checks on the stored rows of the
-    run's days, each table read once."""
-    yield from recorded_results(context, declarations, CheckedDays(checked_days(context), warehouse))
+    run's days, each table read once. A blocking check that raises fails the step after the others
+    reported."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise Failure(
+            "This check reads one trading day from the warehouse: run it with a partition "
+            "(a KRX trading day, YYYY-MM-DD) or a partition range.",
+            allow_retries=False,
+        )
+    days = [datetime.strptime(key, PARTITION_KEY_FORMAT).date() for key in context.partition_keys]
+    selected = [d for d in declarations if d.key in context.selected_asset_check_keys]
+    try:
+        verdicts = evaluate(selected, CheckedDays(days, warehouse))
+    except CheckError as error:
+        yield from check_results(context, [d for d in selected if d.name in error.verdicts], error.verdicts)
+        raise Failure(str(error)) from error.__cause__
+    yield from check_results(context, selected, verdicts)
 
 
 def examples(values: pd.Series) -> str:

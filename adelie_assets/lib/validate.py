@@ -27,13 +27,13 @@ from adelie_assets.lib.partitioned_checks import (
     CheckEvent,
     DailyCheck,
     DayReader,
+    Verdict,
     Verdicts,
     check_results,
     evaluate,
     merged,
     table_reader,
 )
-from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
 
@@ -51,7 +51,11 @@ def refused_rows(
 ) -> DataGuardError:
     """The error of `table`'s new rows of `day` refused by the `failed` checks: what each found, and
     that nothing was replaced (`store`: where the rows would have gone)."""
-    reasons = " ".join(f"[{name}] {_sentence(verdict.description)}" for name, verdict in failed.items())
+    reasons = " ".join(
+        f"[{name}] {v.description.rstrip()}"
+        + ("" if v.description.rstrip().endswith((".", "!", "?")) else ".")
+        for name, v in failed.items()
+    )
     article = "an" if store[:1].lower() in "aeiou" else "a"
     return DataGuardError(
         f"The new {table} rows of {day} were refused before writing: {reasons} "
@@ -60,10 +64,6 @@ def refused_rows(
         failed,
         day,
     )
-
-
-def _sentence(text: str) -> str:
-    return text if text.rstrip().endswith((".", "!", "?")) else f"{text.rstrip()}."
 
 
 def blocking_failures(
@@ -131,22 +131,14 @@ def replace_validated(
     if passing:
         rows = frame[frame["trade_date"].isin(passing)] if refused and not frame.empty else frame
         warehouse.replace_partition(table, passing, rows)
-    counts = rows_per_day(frame, passing)
-    return Validated(verdicts, counts, dict(refused))
-
-
-def rows_per_day(frame: pd.DataFrame, days: Sequence[date]) -> dict[date, int]:
     counts = frame["trade_date"].value_counts() if not frame.empty else pd.Series(dtype=int)
-    return {day: int(counts.get(day, 0)) for day in days}
-
-
-DayMetadata = Mapping[str, object]
+    return Validated(verdicts, {day: int(counts.get(day, 0)) for day in passing}, dict(refused))
 
 
 def written_days(
     context: AssetExecutionContext,
     asset: AssetKey,
-    written: Mapping[date, DayMetadata],
+    written: Mapping[date, Mapping[str, object]],
     checks: Sequence[DailyCheck],
     verdicts: Verdicts,
 ) -> Iterator[AssetMaterialization | CheckEvent]:
@@ -168,7 +160,7 @@ def record_refused(
     checks: Sequence[DailyCheck],
     validated: Validated,
     run_days: int,
-    metadata_of: Callable[[date, int], DayMetadata] = lambda _day, rows: {"dagster/row_count": rows},
+    metadata_of: Callable[[date, int], Mapping[str, object]] = lambda _day, rows: {"dagster/row_count": rows},
 ) -> Iterator[AssetMaterialization | CheckEvent]:
     """Nothing when no day was refused. Else the written days recorded (`written_days`), then the
     step's failure: the first refused day's message and metadata, the others named, and what became

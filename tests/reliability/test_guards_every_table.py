@@ -27,9 +27,8 @@ from adelie_assets.defs.app.assets import app_feed
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.partitioned_checks import daily_check, table_reader
+from adelie_assets.lib.partitioned_checks import Verdict, daily_check, table_reader
 from adelie_assets.lib.validate import replace_validated
-from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.warehouse import (
     Warehouse,
@@ -302,3 +301,39 @@ def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(wareh
     assert all(
         v.passed for name, by_day in verdicts.items() if name != "flaky_warning" for v in by_day.values()
     )
+
+
+def test_a_range_run_of_a_derived_table_refuses_the_bad_day_alone(warehouse_url: str) -> None:
+    """One validate-then-replace path: analog_features, like the KRX assets, writes and records the
+    days of a range whose checks pass and refuses the day a blocking check fails on."""
+    warehouse = Warehouse(url=warehouse_url)
+    previous = previous_trading_day(DAY)
+    market, indices = quotes(date(2026, 11, 20), DAY, per_market=30)
+    for day in (previous, DAY):
+        warehouse.replace_market_data([day], market[market["trade_date"] == day])
+        warehouse.replace_rows(market_indices_table, [day], indices[indices["trade_date"] == day])
+    bad = warehouse.read(market_indices_table, [DAY])  # DAY's KOSDAQ row without a close
+    bad["close"] = bad["close"].astype(object)
+    bad.loc[bad["index_name"] == "KOSDAQ", "close"] = None
+    warehouse.replace_rows(market_indices_table, [DAY], bad)
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [analog_features],
+        tags={
+            "dagster/asset_partition_range_start": previous.isoformat(),
+            "dagster/asset_partition_range_end": DAY.isoformat(),
+        },
+        resources={"warehouse": warehouse},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    message = step_failures(result)["analog_features"]
+    assert_refused(message, "analog_features", "features_cover_the_day")
+    assert "other 1 of 2 day(s) were written and recorded as materialized" in message
+    assert set(warehouse.read(analog_features_table, [previous, DAY])["trade_date"]) == {previous}
+    assert instance.get_materialized_partitions(analog_features.key) == {previous.isoformat()}
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "features_cover_the_day"
+    ]
+    assert evaluation.passed and evaluation.partition == previous.isoformat()

@@ -9,8 +9,7 @@ from datetime import date
 
 import pandas as pd
 
-from adelie_assets.lib.partitioned_checks import examples
-from adelie_assets.lib.verdicts import Verdict
+from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 MARKETS = ("KOSPI", "KOSDAQ")
 MIN_ROWS_PER_MARKET = 500
