@@ -32,7 +32,6 @@ from dagster import (
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
 from adelie_assets.resources.warehouse import Warehouse
 
-EXAMPLES = 10
 SEVERITY = "severity"  # check-spec metadata key: the severity every result of the check carries
 
 
@@ -91,16 +90,13 @@ class CheckedDays:
         return self._rows[read]
 
 
-RangeVerdicts = Callable[[CheckedDays], Mapping[date, Verdict]]
-
-
 @dataclass(frozen=True)
 class DailyCheck:
     """The declaration of one partitioned check of `asset`, recorded by the asset's own step."""
 
     asset: AssetKey
     name: str
-    verdicts_of: RangeVerdicts
+    verdicts_of: Callable[[CheckedDays], Mapping[date, Verdict]]
     description: str
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
     blocking: bool = True
@@ -200,7 +196,7 @@ def daily_check(
 def range_check(
     asset: AssetKey | str | AssetsDefinition,
     name: str,
-    verdicts_of: RangeVerdicts,
+    verdicts_of: Callable[[CheckedDays], Mapping[date, Verdict]],
     *,
     description: str,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
@@ -301,6 +297,6 @@ def stored_check_results(
 
 def examples(values: pd.Series) -> str:
     """The first few values, sorted, for a description that stays short."""
-    shown = sorted(str(v) for v in values)[:EXAMPLES]
+    shown = sorted(str(v) for v in values)[:10]
     more = len(values) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

@@ -46,30 +46,11 @@ class DataGuardError(Exception):
         self.day = day
 
 
-def refused_rows(
-    table: str, day: date, failed: dict[str, Verdict], source: str, store: str = "warehouse"
-) -> DataGuardError:
-    """The error of `table`'s new rows of `day` refused by the `failed` checks: what each found, and
-    that nothing was replaced (`store`: where the rows would have gone)."""
-    reasons = " ".join(
-        f"[{name}] {v.description.rstrip()}"
-        + ("" if v.description.rstrip().endswith((".", "!", "?")) else ".")
-        for name, v in failed.items()
-    )
-    article = "an" if store[:1].lower() in "aeiou" else "a"
-    return DataGuardError(
-        f"The new {table} rows of {day} were refused before writing: {reasons} "
-        f"This is a data problem ({source}), not {article} {store} problem; nothing was replaced, "
-        f"the previous rows of {day} are kept. Re-run the partition once {source} gives correct rows.",
-        failed,
-        day,
-    )
-
-
 def blocking_failures(
     checks: Sequence[DailyCheck], verdicts: Verdicts, table: str, source: str, store: str = "warehouse"
 ) -> dict[date, DataGuardError]:
-    """Each day a blocking check of `checks` failed on, with the error naming every such check."""
+    """Each day a blocking check of `checks` failed on, with the error naming every such check, what
+    it found, and that nothing was replaced (`store`: where the rows would have gone)."""
     refused = {}
     for day in sorted({day for by_day in verdicts.values() for day in by_day}):
         failed = {
@@ -77,8 +58,21 @@ def blocking_failures(
             for c in checks
             if c.blocking and c.name in verdicts and not (verdict := verdicts[c.name][day]).passed
         }
-        if failed:
-            refused[day] = refused_rows(table, day, failed, source, store)
+        if not failed:
+            continue
+        reasons = " ".join(
+            f"[{name}] {v.description.rstrip()}"
+            + ("" if v.description.rstrip().endswith((".", "!", "?")) else ".")
+            for name, v in failed.items()
+        )
+        article = "an" if store[:1].lower() in "aeiou" else "a"
+        refused[day] = DataGuardError(
+            f"The new {table} rows of {day} were refused before writing: {reasons} "
+            f"This is a data problem ({source}), not {article} {store} problem; nothing was replaced, "
+            f"the previous rows of {day} are kept. Re-run the partition once {source} gives correct rows.",
+            failed,
+            day,
+        )
     return refused
 
 
