@@ -50,6 +50,7 @@ CASES_CHECKS = {
     "unique_titles",
     "required_fields",
     "facts_match_analogs",
+    "written_by_model",
 }
 ANALOG_CHECKS = {
     ("daily_themes", "themes_are_sound"),
@@ -65,7 +66,13 @@ APP_CHECKS = {
     ("app_cases", "similarity_score_range"),
     ("app_cases", "three_devils_advocate_bullets"),
 }
-WARN_CHECKS = {"row_count_stable", "within_price_limit", "index_move_plausible", "market_summary_present"}
+WARN_CHECKS = {
+    "row_count_stable",
+    "within_price_limit",
+    "index_move_plausible",
+    "market_summary_present",
+    "written_by_model",
+}
 
 
 class TamperedKRX(KRX):

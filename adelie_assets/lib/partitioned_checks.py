@@ -9,9 +9,10 @@ just computed, without reading them back, and yields one result per check and da
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, cached_property
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,11 +30,19 @@ from dagster import (
 )
 
 from adelie_assets.calendar import PARTITION_KEY_FORMAT, trading_day_partitions
-from adelie_assets.lib.verdicts import Verdict
 from adelie_assets.resources.warehouse import Warehouse
 
-EXAMPLES = 10
 SEVERITY = "severity"  # check-spec metadata key: the severity every result of the check carries
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's outcome for one trading day."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
 
 CheckEvent = AssetCheckResult | AssetCheckEvaluation | Output
 DayReader = Callable[[Warehouse, list[date]], pd.DataFrame]
@@ -54,23 +63,25 @@ def table_reader(table: sa.Table) -> DayReader:
 
 class CheckedDays:
     """The days being checked, and their rows: each reader runs once, whatever the number of checks
-    that use it; `staged` rows (the ones a step is writing) are never read from the warehouse."""
+    that use it; `staged` rows (the ones a step is writing, a frame or each day's) are never read from
+    the warehouse."""
 
     def __init__(
         self,
         days: list[date],
-        warehouse: Warehouse,
-        staged: Mapping[DayReader, pd.DataFrame] | None = None,
+        warehouse: Warehouse | None,
+        staged: Mapping[DayReader, pd.DataFrame | Mapping[date, Any]] | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.days = days
-        self._rows: dict[DayReader, dict[date, pd.DataFrame]] = {
-            read: rows_by_day(frame, days) for read, frame in (staged or {}).items()
+        self._rows: dict[DayReader, Mapping[date, Any]] = {
+            read: rows if isinstance(rows, Mapping) else rows_by_day(rows, days)
+            for read, rows in (staged or {}).items()
         }
         self.staged = set(staged or {})
         self.staged_reads: set[DayReader] = set()
 
-    def rows(self, read: DayReader) -> dict[date, pd.DataFrame]:
+    def rows(self, read: DayReader) -> Mapping[date, Any]:
         """Each checked day's rows of what `read` returns for all of them."""
         if read in self.staged:
             self.staged_reads.add(read)
@@ -79,16 +90,13 @@ class CheckedDays:
         return self._rows[read]
 
 
-RangeVerdicts = Callable[[CheckedDays], Mapping[date, Verdict]]
-
-
 @dataclass(frozen=True)
 class DailyCheck:
     """The declaration of one partitioned check of `asset`, recorded by the asset's own step."""
 
     asset: AssetKey
     name: str
-    verdicts_of: RangeVerdicts
+    verdicts_of: Callable[[CheckedDays], Mapping[date, Verdict]]
     description: str
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
     blocking: bool = True
@@ -109,16 +117,6 @@ class DailyCheck:
             metadata=severity_metadata(self.severity),
             partitions_def=trading_day_partitions,
         )
-
-
-def checked_days(context: AssetExecutionContext) -> list[date]:
-    if not (context.has_partition_key or context.has_partition_key_range):
-        raise Failure(
-            "This check reads one trading day from the warehouse: run it with a partition "
-            "(a KRX trading day, YYYY-MM-DD) or a partition range.",
-            allow_retries=False,
-        )
-    return [datetime.strptime(key, PARTITION_KEY_FORMAT).date() for key in context.partition_keys]
 
 
 def rows_by_day(frame: pd.DataFrame, days: list[date]) -> dict[date, pd.DataFrame]:
@@ -198,7 +196,7 @@ def daily_check(
 def range_check(
     asset: AssetKey | str | AssetsDefinition,
     name: str,
-    verdicts_of: RangeVerdicts,
+    verdicts_of: Callable[[CheckedDays], Mapping[date, Verdict]],
     *,
     description: str,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
@@ -275,30 +273,30 @@ def check_results(
             yield from day_results(context, verdicts[declaration.name], declaration.spec)
 
 
-def recorded_results(
-    context: AssetExecutionContext, declarations: Sequence[DailyCheck], checked: CheckedDays
+def stored_check_results(
+    context: AssetExecutionContext, declarations: Sequence[DailyCheck], warehouse: Warehouse
 ) -> Iterator[CheckEvent]:
-    """The selected checks evaluated on `checked` and recorded. A blocking check that raises fails
-    the step after the others reported."""
+    """A check-only run (the UI's "Execute checks"): the selected checks on the stored rows of the
+    run's days, each table read once. A blocking check that raises fails the step after the others
+    reported."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise Failure(
+            "This check reads one trading day from the warehouse: run it with a partition "
+            "(a KRX trading day, YYYY-MM-DD) or a partition range.",
+            allow_retries=False,
+        )
+    days = [datetime.strptime(key, PARTITION_KEY_FORMAT).date() for key in context.partition_keys]
     selected = [d for d in declarations if d.key in context.selected_asset_check_keys]
     try:
-        verdicts = evaluate(selected, checked)
+        verdicts = evaluate(selected, CheckedDays(days, warehouse))
     except CheckError as error:
         yield from check_results(context, [d for d in selected if d.name in error.verdicts], error.verdicts)
         raise Failure(str(error)) from error.__cause__
     yield from check_results(context, selected, verdicts)
 
 
-def stored_check_results(
-    context: AssetExecutionContext, declarations: Sequence[DailyCheck], warehouse: Warehouse
-) -> Iterator[CheckEvent]:
-    """A check-only run (the UI's "Execute checks"): the selected checks on the stored rows of the
-    run's days, each table read once."""
-    yield from recorded_results(context, declarations, CheckedDays(checked_days(context), warehouse))
-
-
 def examples(values: pd.Series) -> str:
     """The first few values, sorted, for a description that stays short."""
-    shown = sorted(str(v) for v in values)[:EXAMPLES]
+    shown = sorted(str(v) for v in values)[:10]
     more = len(values) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

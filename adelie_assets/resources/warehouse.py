@@ -16,7 +16,6 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from adelie_assets.lib.guards import Guard, run_guards
 from adelie_assets.resources.warehouse_engine import (
     WarehouseDataError,
     WarehouseError,
@@ -94,20 +93,11 @@ class Warehouse(ConfigurableResource):
                     conn.execute(table.insert(), records(frame))
         return len(frame)
 
-    def replace_partition(
-        self,
-        table: sa.Table,
-        days: Sequence[date],
-        frame: pd.DataFrame,
-        guards: Sequence[Guard] = (),
-        source: str = "the source",
-    ) -> int:
-        """Replace the rows of `days` with `frame`, atomically, once every guard passed on every day.
+    def replace_partition(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
+        """Replace the rows of `days` with `frame`, atomically (validated first: lib/validate.py).
 
-        A failed guard raises `DataGuardError` before the transaction starts: the previous rows stay.
         Columns the table fills itself (a server default, e.g. created_at) may be left out of `frame`.
         """
-        run_guards(table.name, frame, days, guards, self, source)
         columns = [c.name for c in table.columns if c.server_default is None or c.name in frame.columns]
         # A day may have no rows (e.g. no analog found): it is still replaced, by nothing. The frame
         # is only narrowed when it has other columns: ten years of market_data are ~600 MiB a copy.
@@ -115,11 +105,9 @@ class Warehouse(ConfigurableResource):
             frame = frame[columns]
         return self._replace(table, days, frame)
 
-    def replace_market_data(
-        self, days: Sequence[date], frame: pd.DataFrame, guards: Sequence[Guard] = ()
-    ) -> int:
+    def replace_market_data(self, days: Sequence[date], frame: pd.DataFrame) -> int:
         """Replace the rows of `days` with `frame` (columns of the market_data table), atomically."""
-        return self.replace_partition(market_data_table, days, frame, guards, source="KRX")
+        return self.replace_partition(market_data_table, days, frame)
 
     def replace_rows(self, table: sa.Table, days: Sequence[date], frame: pd.DataFrame) -> int:
         """Replace the rows of `days` in `table` with `frame` (its columns), atomically."""

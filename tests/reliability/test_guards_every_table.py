@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import AssetCheckSeverity, DagsterInstance, Failure, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
 from adelie_assets.calendar import previous_trading_day, trading_days
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
@@ -27,9 +27,8 @@ from adelie_assets.defs.app.assets import app_feed
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
 from adelie_assets.defs.market.indices import market_indices
-from adelie_assets.lib.check_guards import replace_checked
-from adelie_assets.lib.partitioned_checks import daily_check, table_reader
-from adelie_assets.lib.verdicts import Verdict
+from adelie_assets.lib.partitioned_checks import Verdict, daily_check, table_reader
+from adelie_assets.lib.validate import replace_validated
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.warehouse import (
     Warehouse,
@@ -77,7 +76,7 @@ def write_day_inputs(warehouse: Warehouse) -> None:
     warehouse.replace_rows(market_indices_table, [DAY], indices[indices["trade_date"] == DAY])
 
 
-# --- the factoring: a blocking check IS its guard -------------------------------------------------
+# --- the factoring: the checks an asset records are the ones evaluated before its write -----------
 
 
 @pytest.mark.parametrize(
@@ -137,13 +136,16 @@ def test_themes_naming_an_unknown_stock_keep_the_good_rows(warehouse_url: str) -
     before = stored(warehouse, daily_themes_table)
     assert len(before) == 5
     # The asset picks its stocks from the day's market_data, so it cannot itself produce this: the
-    # hostile answer is handed to the same guarded write the asset uses.
+    # hostile answer is handed to the same validated write the asset uses.
     hostile = warehouse.read(daily_themes_table, [DAY])
     hostile.at[0, "stocks"] = [{**hostile.at[0, "stocks"][0], "ticker": "999999"}]
-    with pytest.raises(Failure) as refused:
-        replace_checked(warehouse, DAILY_THEMES_CHECKS, daily_themes_table, [DAY], hostile, "market_data")
-    assert_refused(refused.value.description or "", "daily_themes", "themes_are_sound")
-    assert "999999 not in the day's market_data" in (refused.value.description or "")
+    validated = replace_validated(
+        warehouse, daily_themes_table, [DAY], hostile, DAILY_THEMES_CHECKS, "market_data"
+    )
+    assert not validated.written and list(validated.refused) == [DAY]
+    assert_refused(str(validated.refused[DAY]), "daily_themes", "themes_are_sound")
+    assert "999999 not in the day's market_data" in str(validated.refused[DAY])
+    assert not validated.verdicts["themes_are_sound"][DAY].passed
     assert stored(warehouse, daily_themes_table) == before
 
 
@@ -206,9 +208,11 @@ def test_a_day_with_no_rows_is_still_refused_by_its_guard(warehouse_url: str) ->
     warehouse = Warehouse(url=warehouse_url)
     write_day_inputs(warehouse)
     before = stored(warehouse, market_indices_table)
-    with pytest.raises(Failure) as refused:
-        replace_checked(warehouse, MARKET_INDICES_CHECKS, market_indices_table, [DAY], pd.DataFrame(), "KRX")
-    assert_refused(refused.value.description or "", "market_indices", "both_indices_present")
+    validated = replace_validated(
+        warehouse, market_indices_table, [DAY], pd.DataFrame(), MARKET_INDICES_CHECKS, "KRX"
+    )
+    assert not validated.written and list(validated.refused) == [DAY]
+    assert_refused(str(validated.refused[DAY]), "market_indices", "both_indices_present")
     assert stored(warehouse, market_indices_table) == before
 
 
@@ -266,7 +270,7 @@ def test_a_check_that_reads_its_table_another_way_cannot_guard_the_write(warehou
     with pytest.raises(
         TypeError, match="reads_the_stored_rows does not read market_indices through the reader"
     ):
-        replace_checked(warehouse, [sneaky], market_indices_table, [DAY], frame, "KRX")
+        replace_validated(warehouse, market_indices_table, [DAY], frame, [sneaky], "KRX")
 
 
 def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(warehouse_url: str) -> None:
@@ -286,13 +290,50 @@ def test_a_warn_check_that_raises_is_recorded_as_failed_and_blocks_nothing(wareh
         blocking=False,
     )
     frame = warehouse.read(market_indices_table, [DAY])
-    written, verdicts = replace_checked(
-        warehouse, [*MARKET_INDICES_CHECKS, flaky], market_indices_table, [DAY], frame, "KRX"
+    validated = replace_validated(
+        warehouse, market_indices_table, [DAY], frame, [*MARKET_INDICES_CHECKS, flaky], "KRX"
     )
-    assert written == 2 and stored(warehouse, market_indices_table)
+    verdicts = validated.verdicts
+    assert validated.written == {DAY: 2} and not validated.refused and stored(warehouse, market_indices_table)
     (verdict,) = verdicts["flaky_warning"].values()
     assert not verdict.passed
     assert verdict.description == "The check could not be evaluated: KeyError: 'close_price'"
     assert all(
         v.passed for name, by_day in verdicts.items() if name != "flaky_warning" for v in by_day.values()
     )
+
+
+def test_a_range_run_of_a_derived_table_refuses_the_bad_day_alone(warehouse_url: str) -> None:
+    """One validate-then-replace path: analog_features, like the KRX assets, writes and records the
+    days of a range whose checks pass and refuses the day a blocking check fails on."""
+    warehouse = Warehouse(url=warehouse_url)
+    previous = previous_trading_day(DAY)
+    market, indices = quotes(date(2026, 11, 20), DAY, per_market=30)
+    for day in (previous, DAY):
+        warehouse.replace_market_data([day], market[market["trade_date"] == day])
+        warehouse.replace_rows(market_indices_table, [day], indices[indices["trade_date"] == day])
+    bad = warehouse.read(market_indices_table, [DAY])  # DAY's KOSDAQ row without a close
+    bad["close"] = bad["close"].astype(object)
+    bad.loc[bad["index_name"] == "KOSDAQ", "close"] = None
+    warehouse.replace_rows(market_indices_table, [DAY], bad)
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [analog_features],
+        tags={
+            "dagster/asset_partition_range_start": previous.isoformat(),
+            "dagster/asset_partition_range_end": DAY.isoformat(),
+        },
+        resources={"warehouse": warehouse},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    message = step_failures(result)["analog_features"]
+    assert_refused(message, "analog_features", "features_cover_the_day")
+    assert "other 1 of 2 day(s) were written and recorded as materialized" in message
+    assert set(warehouse.read(analog_features_table, [previous, DAY])["trade_date"]) == {previous}
+    assert instance.get_materialized_partitions(analog_features.key) == {previous.isoformat()}
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "features_cover_the_day"
+    ]
+    assert evaluation.passed and evaluation.partition == previous.isoformat()

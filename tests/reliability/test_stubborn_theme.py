@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterInstance, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
 from adelie_assets.defs.analogs.assets import analog_features, market_analogs
 from adelie_assets.defs.app.assets import app_feed
@@ -98,8 +98,15 @@ def test_a_stubborn_theme_gets_a_case_written_by_code_and_a_rerun_asks_the_model
         for w in warnings
     ), warnings
     assert cached(warehouse) == 4  # the stand-in is never cached
-    # Every check of the day passed on the stored rows (the stand-in is a complete, grounded case).
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    # Every blocking check of the day passed on the stored rows (the stand-in is a complete, grounded
+    # case); the WARN check `written_by_model` failed, naming the theme and what to do.
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert all(e.passed for name, e in evaluations.items() if name != "written_by_model")
+    by_code = evaluations["written_by_model"]
+    assert not by_code.passed and by_code.severity == AssetCheckSeverity.WARN
+    assert by_code.partition == DAY.isoformat()
+    assert f"#3 '{third.label}'" in by_code.description
+    assert "Re-run the partition to ask the model again" in by_code.description
 
     switch["on"] = False
     calls = fake_llm.completion_count
@@ -112,6 +119,7 @@ def test_a_stubborn_theme_gets_a_case_written_by_code_and_a_rerun_asks_the_model
         again.asset_materializations_for_node("historical_cases")[0].metadata["themes_written_by_code"].value
         == []
     )
+    assert all(e.passed for e in again.get_asset_check_evaluations())  # written_by_model passes again
 
 
 def test_with_no_allowance_a_stubborn_theme_still_loses_the_day(

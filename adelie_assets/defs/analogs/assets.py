@@ -48,9 +48,9 @@ from adelie_assets.defs.analogs.storage import block_rows, load_histories
 from adelie_assets.defs.analogs.table import ANALOG_FEATURES_SCHEMA, MARKET_ANALOGS_SCHEMA
 from adelie_assets.defs.keys import ANALOG_FEATURES, DAILY_THEMES, MARKET_ANALOGS, MARKET_DATA, MARKET_INDICES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
-from adelie_assets.lib.check_guards import replace_checked
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
+from adelie_assets.lib.validate import record_refused, replace_validated
 from adelie_assets.resources.warehouse import (
     Warehouse,
     analog_features_table,
@@ -124,15 +124,16 @@ def analog_features(
         # A data problem: a retry computes the same. Nothing is written.
         raise Failure(f"analog_features refused, nothing written: {exc}", allow_retries=False) from None
     rows = block_rows([*stocks, *index])
-    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    _, verdicts = replace_checked(
+    # Every day computed, then validated: a day a blocking check fails on is refused alone.
+    validated = replace_validated(
         warehouse,
-        ANALOG_FEATURES_CHECKS,
         analog_features_table,
         days,
         pd.DataFrame(rows),
+        ANALOG_FEATURES_CHECKS,
         "market_data and market_indices",
     )
+    yield from record_refused(context, ANALOG_FEATURES, ANALOG_FEATURES_CHECKS, validated, len(days))
     complete = {str(b.day): int((~pd.isna(b.values[:, :5]).any(axis=1)).sum()) for b in stocks}
     context.log.info(f"analog_features: {len(days)} day(s), complete vectors per day {complete}")
     yield MaterializeResult(
@@ -144,7 +145,7 @@ def analog_features(
             "lookback_complete_from": str(complete_from),
         }
     )
-    yield from check_results(context, ANALOG_FEATURES_CHECKS, verdicts)
+    yield from check_results(context, ANALOG_FEATURES_CHECKS, validated.verdicts)
 
 
 class MarketAnalogsConfig(Config):
@@ -324,18 +325,19 @@ def market_analogs(
         by_day[day] = _analog_rows(day, found, _analog_listings(warehouse, found), history_start, levels)
         searched[str(day)] = round((day - history_start).days / 365.25, 2)
         without[str(day)] = missing
-    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    _, verdicts = replace_checked(
+    # Every day computed, then validated: a day a blocking check fails on is refused alone.
+    validated = replace_validated(
         warehouse,
-        MARKET_ANALOGS_CHECKS,
         market_analogs_table,
         days,
         pd.DataFrame(
             [r for rows in by_day.values() for r in rows],
             columns=[c.name for c in market_analogs_table.columns],
         ),
+        MARKET_ANALOGS_CHECKS,
         "analog_features and daily_themes",
     )
+    yield from record_refused(context, MARKET_ANALOGS, MARKET_ANALOGS_CHECKS, validated, len(days))
     last = by_day[days[-1]]
     preview = markdown.table(
         ["id", "subject", "analog", "date", "similarity", "+5%", "+20%", "+60%"],
@@ -360,4 +362,4 @@ def market_analogs(
             "preview": MetadataValue.md(preview),
         }
     )
-    yield from check_results(context, MARKET_ANALOGS_CHECKS, verdicts)
+    yield from check_results(context, MARKET_ANALOGS_CHECKS, validated.verdicts)

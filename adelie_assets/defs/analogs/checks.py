@@ -1,5 +1,5 @@
 """Checks of `daily_themes`, `analog_features` and `market_analogs`: the verdicts of verdicts.py,
-blocking. Each asset evaluates its own on the new rows before its write (lib/check_guards.py) and
+blocking. Each asset evaluates its own on the new rows before its write (lib/validate.py) and
 records them from the same step."""
 
 from __future__ import annotations

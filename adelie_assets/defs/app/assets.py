@@ -16,14 +16,14 @@ from dagster import (
 
 from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
-from adelie_assets.defs.app.checks import APP_FEED_CHECK_SPECS, published_results
 from adelie_assets.defs.app.content import DayFeed
 from adelie_assets.defs.app.feed import build_feed
 from adelie_assets.defs.app.inputs import AppFeedError
 from adelie_assets.defs.app.publish import PublishResult, publish_day
-from adelie_assets.defs.app.published_checks import APP_BRIEFING, APP_CASES
+from adelie_assets.defs.app.published_checks import APP_BRIEFING, APP_CASES, PUBLISHED_CHECKS
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
-from adelie_assets.lib.guards import DataGuardError, refusal
+from adelie_assets.lib.partitioned_checks import check_results, check_specs, merged
+from adelie_assets.lib.validate import DataGuardError, refusal
 from adelie_assets.resources.app_database import AppDatabase, AppDatabaseError, translated
 from adelie_assets.resources.warehouse import Warehouse, WarehouseError
 
@@ -55,7 +55,7 @@ _COMMON = {"group_name": "app", "kinds": {"postgres"}, "owners": ["team:data-eng
         ),
     ],
     # Recorded by this step from the verdicts publish_day took on each day as committed.
-    check_specs=APP_FEED_CHECK_SPECS,
+    check_specs=check_specs(PUBLISHED_CHECKS),
     partitions_def=trading_day_partitions,
     backfill_policy=BACKFILL_POLICY,
     can_subset=False,
@@ -83,7 +83,7 @@ def app_feed(context: AssetExecutionContext, warehouse: Warehouse, app_database:
     context.log.info(f"app feed: {len(results)} day(s) published to {target.description}")
     yield MaterializeResult(asset_key=APP_BRIEFING, metadata=_briefing_metadata(results, target.description))
     yield MaterializeResult(asset_key=APP_CASES, metadata=_cases_metadata(results, target.description))
-    yield from published_results(context, [(feed.day, result.verdicts) for feed, result in results])
+    yield from check_results(context, PUBLISHED_CHECKS, merged([result.verdicts for _, result in results]))
 
 
 def _published_so_far(results: list[tuple[DayFeed, PublishResult]]) -> str:

@@ -30,7 +30,7 @@ from adelie_assets.defs.app.case import FEED_KEY
 from adelie_assets.defs.app.content import CaseFeed, DayFeed
 from adelie_assets.defs.app.published_checks import judge_published_day
 from adelie_assets.defs.app.tables import AppTables
-from adelie_assets.lib.verdicts import Verdict
+from adelie_assets.lib.partitioned_checks import Verdicts
 
 PUBLISH_LOCK = zlib.crc32(b"adelie_assets.app.publish")
 
@@ -47,7 +47,7 @@ class PublishResult:
     matches: int = 0
     relations: int = 0
     # Each check of published_checks.py on the day as committed (the app feed's step records them).
-    verdicts: dict[str, Verdict] = field(default_factory=dict, repr=False)
+    verdicts: Verdicts = field(default_factory=dict, repr=False)
 
     def as_metadata(self) -> dict[str, int]:
         return {name: value for name, value in vars(self).items() if name != "verdicts"}

@@ -1,20 +1,21 @@
-"""The one list of verdicts on a published day: `publish_day` runs them inside its transaction, on the
-day read back the way the app reads it, before it commits (a failed blocking one rolls the day back:
-the previously published rows stay), and the app feed's step records them as its asset checks."""
+"""The app feed's checks: verdicts on each published day, as the app reads it, blocking where the app
+would break. `publish_day` evaluates them inside its transaction, on the day read back on the
+publishing connection, before it commits (a failed blocking one rolls the day back: the previously
+published rows stay), and the app feed's step records them (lib/validate.py): nothing is read twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from dagster import AssetCheckSeverity, AssetKey
 from sqlalchemy.engine import Connection
 
 from adelie_assets.defs.app import published
 from adelie_assets.defs.app.tables import AppTables
-from adelie_assets.lib.guards import guard_error
-from adelie_assets.lib.verdicts import Verdict
+from adelie_assets.lib.partitioned_checks import CheckedDays, DailyCheck, Verdicts, daily_check, evaluate
+from adelie_assets.lib.validate import blocking_failures
+from adelie_assets.resources.warehouse import Warehouse
 
 APP_BRIEFING = AssetKey("app_briefing")
 APP_CASES = AssetKey("app_cases")
@@ -22,80 +23,75 @@ APP_CASES = AssetKey("app_cases")
 SOURCE = "the day's daily_themes, historical_cases and market_analogs in the warehouse"
 
 
-@dataclass(frozen=True)
-class PublishedCheck:
-    """A verdict on each published day, as the app reads it (blocking and ERROR unless told)."""
-
-    asset: AssetKey
-    name: str
-    verdict_of: Callable[[published.PublishedDay], Verdict]
-    description: str
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
-    blocking: bool = True
+def read_published(_warehouse: Warehouse, _days: list[date]) -> pd.DataFrame:
+    """The key `judge_published_day` stages the day as published under: never read otherwise."""
+    raise TypeError("The app feed's checks judge the day publish_day stages: re-publish it to re-check.")
 
 
-PUBLISHED_CHECKS: tuple[PublishedCheck, ...] = (
-    PublishedCheck(
+READ = (read_published,)
+
+
+PUBLISHED_CHECKS: list[DailyCheck] = [
+    daily_check(
         APP_BRIEFING,
         "one_briefing",
         published.one_briefing,
-        "Exactly one daily_briefings row for the day (the app's Home reads one).",
+        reads=READ,
+        description="Exactly one daily_briefings row for the day (the app's Home reads one).",
     ),
-    PublishedCheck(
+    daily_check(
         APP_BRIEFING,
         "five_keywords_with_cases",
         published.keywords_with_cases,
-        "Five keywords, each of which the app's Home query (latest case_matches row with its title on or "
-        "after the briefing date) finds with the day's own case, not another day's.",
+        reads=READ,
+        description=(
+            "Five keywords, each of which the app's Home query (latest case_matches row with its title on or "
+            "after the briefing date) finds with the day's own case, not another day's."
+        ),
     ),
-    PublishedCheck(
+    daily_check(
         APP_BRIEFING,
         "selection_reasons",
         published.selection_reasons,
-        "Every mover's selection_reason is one the app filters by: top_gainer, top_loser, high_volume.",
+        reads=READ,
+        description=(
+            "Every mover's selection_reason is one the app filters by: top_gainer, top_loser, high_volume."
+        ),
     ),
-    PublishedCheck(
+    daily_check(
         APP_CASES,
         "similarity_score_range",
         published.similarity_in_range,
-        "Every case_matches.similarity_score of the day within 0-1.",
+        reads=READ,
+        description="Every case_matches.similarity_score of the day within 0-1.",
     ),
-    PublishedCheck(
+    daily_check(
         APP_CASES,
         "three_devils_advocate_bullets",
         published.three_devils_advocate_bullets,
-        "Every case matched that day has exactly three devil's-advocate bullets.",
+        reads=READ,
+        description="Every case matched that day has exactly three devil's-advocate bullets.",
     ),
-    PublishedCheck(
+    daily_check(
         APP_BRIEFING,
         "market_summary_present",
         published.market_summary_present,
-        "The briefing has its one-line market summary (from market_indices); the app works without it.",
+        reads=READ,
+        description=(
+            "The briefing has its one-line market summary (from market_indices); the app works without it."
+        ),
         severity=AssetCheckSeverity.WARN,
         blocking=False,
     ),
-)
+]
 
 
-def judge_published_day(conn: Connection, t: AppTables, day: date) -> dict[str, Verdict]:
+def judge_published_day(conn: Connection, t: AppTables, day: date) -> Verdicts:
     """Every check's verdict on `day` as just written on `conn`, read back the way the app reads it.
     Raises `DataGuardError` if a blocking one failed, so that the caller's transaction rolls back."""
-    day_as_published = published.read_published(conn, t, day)
-    verdicts = {check.name: _verdict(check, day_as_published) for check in PUBLISHED_CHECKS}
-    failed = {
-        check.name: verdicts[check.name]
-        for check in PUBLISHED_CHECKS
-        if check.blocking and not verdicts[check.name].passed
-    }
-    if failed:
-        raise guard_error("app feed", day, failed, SOURCE, store="app database")
+    checked = CheckedDays([day], None, staged={read_published: {day: published.read_published(conn, t, day)}})
+    verdicts = evaluate(PUBLISHED_CHECKS, checked)
+    refused = blocking_failures(PUBLISHED_CHECKS, verdicts, "app feed", SOURCE, store="app database")
+    if refused:
+        raise refused[day]
     return verdicts
-
-
-def _verdict(check: PublishedCheck, day: published.PublishedDay) -> Verdict:
-    if check.blocking:  # an error here rolls the day back: its verdict is unknown
-        return check.verdict_of(day)
-    try:
-        return check.verdict_of(day)
-    except Exception as error:  # a WARN check blocks nothing, not even when it cannot be evaluated
-        return Verdict(False, f"The check could not be evaluated: {type(error).__name__}: {error}")

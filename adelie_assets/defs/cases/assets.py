@@ -20,19 +20,13 @@ from adelie_assets.defs.cases.inputs import case_requests
 from adelie_assets.defs.cases.prompt import PROMPT_VERSIONS, CaseRequest
 from adelie_assets.defs.cases.sync import generate_cases_sync
 from adelie_assets.defs.cases.table import HISTORICAL_CASES_SCHEMA, case_rows, preview
-from adelie_assets.defs.cases.verdicts import day_problems
 from adelie_assets.defs.freshness import HISTORICAL_CASES_FRESHNESS
 from adelie_assets.defs.keys import DAILY_THEMES, HISTORICAL_CASES, MARKET_ANALOGS, MARKET_INDICES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
-from adelie_assets.lib.partitioned_checks import (
-    CheckedDays,
-    CheckEvent,
-    check_specs,
-    recorded_results,
-    stored_check_results,
-)
+from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
+from adelie_assets.lib.validate import replace_validated
 from adelie_assets.resources.llm import LLM, LlmError
-from adelie_assets.resources.warehouse import Warehouse
+from adelie_assets.resources.warehouse import Warehouse, historical_cases_table
 from adelie_assets.settings import CASE_LANGUAGES, case_language
 
 __all__ = ["HistoricalCasesConfig", "historical_cases"]
@@ -76,7 +70,7 @@ def _language(config: HistoricalCasesConfig) -> str:
             ),
         )
     ],
-    # Recorded by this step after its write; the UI can execute them alone, on the stored rows.
+    # Evaluated on the new rows before the write, recorded by this step; the UI can execute them alone.
     check_specs=check_specs(HISTORICAL_CASES_CHECKS),
     can_subset=True,
     partitions_def=trading_day_partitions,
@@ -125,15 +119,22 @@ def historical_cases(
     by_day: dict[date, list[CaseResult]] = defaultdict(list)
     for r in results:
         by_day[r.day].append(r)
-    complete = []
-    for day in days:
-        if len(by_day[day]) != len(requests[day]):
-            continue
-        problems = day_problems(case_rows(by_day[day]), requests[day])
-        if problems:  # checked before anything is written or cached: a bad day leaves nothing
-            failures.append(f"{day}: the day's cases fail their checks ({'; '.join(problems)})")
-            continue
-        complete.append(day)
+    # The day's checks on its new rows, before anything is cached: a day a blocking one fails on is
+    # neither written nor cached.
+    ready = [day for day in days if len(by_day[day]) == len(requests[day])]
+    validated = replace_validated(
+        warehouse,
+        historical_cases_table,
+        ready,
+        case_rows([r for day in ready for r in by_day[day]]),
+        HISTORICAL_CASES_CHECKS,
+        "the model's answers",
+        read=Warehouse.read_historical_cases,
+    )
+    for day, refused in validated.refused.items():
+        found = "; ".join(v.description for v in getattr(refused, "failed", {}).values())
+        failures.append(f"{day}: the day's cases fail their checks ({found})")
+    complete = list(validated.written)
     written = [r for r in results if r.day in complete]
     fresh = [r for r in written if not r.cached and not r.by_code]
     by_code = [r for r in written if r.by_code]
@@ -157,8 +158,6 @@ def historical_cases(
             for r in fresh
         ]
     )
-    for day in complete:
-        warehouse.replace_historical_cases([day], case_rows(by_day[day]))
     if failures:
         lost = sorted(set(days) - set(complete))
         raise Failure(
@@ -222,6 +221,4 @@ def historical_cases(
             "preview": MetadataValue.md(preview(written)),
         }
     )
-    # The cases are a few rows a day: the checks read them back as stored, with the tables they
-    # compare them with, in one read each.
-    yield from recorded_results(context, HISTORICAL_CASES_CHECKS, CheckedDays(days, warehouse))
+    yield from check_results(context, HISTORICAL_CASES_CHECKS, validated.verdicts)

@@ -1,10 +1,13 @@
 """Data-quality checks of `historical_cases`: the verdicts of verdicts.py on the rows of each day,
-recorded by the asset's own step after its write (read back: the cases are a few rows a day). All are
-blocking with severity ERROR. The asset runs the same verdicts before it writes or caches anything."""
+evaluated by the asset's step on its new rows before it writes or caches anything, and recorded by it.
+All are blocking with severity ERROR but `written_by_model` (WARN)."""
+
+from dagster import AssetCheckSeverity
 
 from adelie_assets.defs.cases.verdicts import (
     case_count_verdict,
     facts_verdict,
+    model_written_verdict,
     related_tickers_verdict,
     required_fields_verdict,
     unique_titles_verdict,
@@ -51,6 +54,15 @@ facts_match_analogs = daily_check(
     additional_deps=[MARKET_ANALOGS],
     description="Each case's event date (before the trade date), sync rate and outcomes are its analog's.",
 )
+written_by_model = daily_check(
+    HISTORICAL_CASES,
+    "written_by_model",
+    model_written_verdict,
+    reads=(Warehouse.read_historical_cases,),
+    description="WARN when a case of the day was written by code (every model answer was rejected).",
+    severity=AssetCheckSeverity.WARN,
+    blocking=False,
+)
 
 HISTORICAL_CASES_CHECKS: list[DailyCheck] = [
     expected_case_count,
@@ -58,4 +70,5 @@ HISTORICAL_CASES_CHECKS: list[DailyCheck] = [
     unique_titles,
     required_fields,
     facts_match_analogs,
+    written_by_model,
 ]

@@ -23,8 +23,8 @@ from adelie_assets.defs.analogs.checks import DAILY_THEMES_CHECKS
 from adelie_assets.defs.cases.themes import MAX_THEMES, Theme, select_themes
 from adelie_assets.defs.keys import DAILY_THEMES, MARKET_DATA
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
-from adelie_assets.lib.check_guards import replace_checked
 from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
+from adelie_assets.lib.validate import record_refused, replace_validated
 from adelie_assets.resources.warehouse import Warehouse, daily_themes_table
 
 DAILY_THEMES_SCHEMA = TableSchema(
@@ -132,10 +132,11 @@ def daily_themes(
                 allow_retries=False,
             )
         frames[day] = theme_rows(day, themes)
-    # Every day computed and guarded (the blocking checks on the new rows) before any is replaced.
-    _, verdicts = replace_checked(
-        warehouse, DAILY_THEMES_CHECKS, daily_themes_table, days, pd.concat(frames.values()), "market_data"
+    # Every day computed, then validated: a day a blocking check fails on is refused alone.
+    validated = replace_validated(
+        warehouse, daily_themes_table, days, pd.concat(frames.values()), DAILY_THEMES_CHECKS, "market_data"
     )
+    yield from record_refused(context, DAILY_THEMES, DAILY_THEMES_CHECKS, validated, len(days))
     last = frames[days[-1]]
     preview = markdown.table(
         ["#", "theme", "category", "stocks"],
@@ -157,4 +158,4 @@ def daily_themes(
             "preview": MetadataValue.md(preview),
         }
     )
-    yield from check_results(context, DAILY_THEMES_CHECKS, verdicts)
+    yield from check_results(context, DAILY_THEMES_CHECKS, validated.verdicts)

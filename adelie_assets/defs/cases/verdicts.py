@@ -1,6 +1,5 @@
-"""Verdicts on one day's historical_cases rows (pure). The checks (checks.py) run them on the stored
-rows; the asset runs them on the new rows first (`day_problems`), so that a day that would fail them
-is neither written nor cached."""
+"""Verdicts on one day's historical_cases rows (pure), the asset's checks (checks.py): evaluated on
+the new rows before the write, so that a day that would fail them is neither written nor cached."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from adelie_assets.defs.cases.prompt import CaseRequest
+from adelie_assets.defs.cases.fallback import FALLBACK_MODEL
 from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 REQUIRED_TEXT = (
@@ -155,8 +154,18 @@ def facts_verdict(cases: pd.DataFrame, analogs: pd.DataFrame) -> Verdict:
     )
 
 
-def day_problems(cases: pd.DataFrame, requests: list[CaseRequest]) -> list[str]:
-    """The verdicts that need no other table than what the requests carry, on a day's new rows."""
-    analogs = pd.DataFrame([a for r in requests for a in r.offered.values()])
-    verdicts = [unique_titles_verdict(cases), required_fields_verdict(cases), facts_verdict(cases, analogs)]
-    return [v.description for v in verdicts if not v.passed]
+def model_written_verdict(cases: pd.DataFrame) -> Verdict:
+    """WARN: every case of the day was written by the model, none by code (a stubborn theme's stand-in,
+    fallback.py)."""
+    by_code = cases[cases["model"] == FALLBACK_MODEL]
+    metadata: dict[str, object] = {"cases": len(cases), "written_by_code": len(by_code)}
+    if len(by_code):
+        themes = ", ".join(f"#{int(c['theme_rank'])} '{c['theme_label']}'" for _, c in by_code.iterrows())
+        metadata["themes"] = themes
+        return Verdict(
+            False,
+            f"{len(by_code)} case(s) of the day were written by code, not by the model: theme {themes} "
+            "(every answer was rejected). Re-run the partition to ask the model again.",
+            metadata,
+        )
+    return Verdict(True, f"All {len(cases)} cases were written by the model.", metadata)

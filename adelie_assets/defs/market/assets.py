@@ -10,7 +10,6 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     DagsterExecutionInterruptedError,
-    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -22,20 +21,10 @@ from adelie_assets import markdown
 from adelie_assets.calendar import parse_partition_key, trading_day_partitions
 from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.keys import MARKET_DATA
-from adelie_assets.defs.market.checks import MARKET_DATA_CHECKS, READ_MARKET_DATA
-from adelie_assets.defs.market.guards import MARKET_DATA_GUARDS
-from adelie_assets.lib.check_guards import staged_verdicts
-from adelie_assets.lib.guards import DataGuardError, refusal
+from adelie_assets.defs.market.checks import MARKET_DATA_CHECKS, MARKET_DATA_VALIDATION, READ_MARKET_DATA
 from adelie_assets.lib.history import HISTORY_TAGS
-from adelie_assets.lib.partitioned_checks import (
-    CheckEvent,
-    Verdicts,
-    check_results,
-    check_specs,
-    merged,
-    stored_check_results,
-)
-from adelie_assets.lib.range_runs import refused_days_failure, written_days
+from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
+from adelie_assets.lib.validate import Validated, record_refused, replace_validated, written_days
 from adelie_assets.resources.krx import KRX, KrxClosedDayError, KrxDataError
 from adelie_assets.resources.warehouse import Warehouse, WarehouseDataError, market_data_table
 
@@ -60,7 +49,7 @@ MARKET_DATA_SCHEMA = TableSchema(
 # Range-aware: a backfill runs in chunks of days instead of one process per day. The assets
 # downstream of KRX replace their chunk at once (a failure costs the chunk's bookkeeping: 25 days).
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=25)
-# The KRX assets refuse a bad day alone and record the days they wrote (lib/range_runs.py), so a
+# The KRX assets refuse a bad day alone and record the days they wrote (lib/validate.py), so a
 # failure costs that day whatever the chunk. A year (<= 250 trading days) is one run: the backfill
 # then requests every downstream asset in the next daemon loop at once, instead of one layer per
 # loop as each of several KRX runs ends (docs/dagster-notes.md). 250 days is ~500 polite KRX
@@ -139,46 +128,43 @@ def market_data(
     warehouse.engine()  # an unreachable warehouse fails here, before any KRX request is spent
     krx_seconds = 0.0
     last_frame = pd.DataFrame()
-    verdicts: list[Verdicts] = []
-    # Each day is written atomically on its own; a range run's day that fails for its data is
+    # Each day is validated and written on its own; a range run's day that fails for its data is
     # refused alone (the run goes on with the next day), so a failure costs that day only.
+    validated = Validated()
     written: dict[date, dict[str, int | str]] = {}
-    refused: dict[date, Failure] = {}
     for day in days:
         started = time.monotonic()
         try:
             frame = krx.fetch_day(day)
             krx_seconds += time.monotonic() - started
-            # What the checks record, on the new rows; before the write, as the previous day's count
-            # they compare with is the stored one.
-            day_verdicts = staged_verdicts(
-                MARKET_DATA_CHECKS, warehouse, market_data_table, [day], frame, READ_MARKET_DATA
+            # Before the write, as the previous day's count the row-count checks compare with is the
+            # stored one. A blocking check that fails refuses the day: nothing replaced.
+            day_validated = replace_validated(
+                warehouse, market_data_table, [day], frame, MARKET_DATA_VALIDATION, "KRX", READ_MARKET_DATA
             )
-            # The guards run on the new rows first: an answer that fails one replaces nothing.
-            warehouse.replace_market_data([day], frame, guards=MARKET_DATA_GUARDS)
-        except (DataGuardError, KrxDataError, WarehouseDataError, KrxClosedDayError) as exc:
+        except (KrxDataError, WarehouseDataError, KrxClosedDayError) as exc:
             # A data problem (a retry of the same answer fails the same way), or a day without prices
             # (a closure the calendar lacks: the next days may be fine). A one-day run raises the
             # latter as it is.
             if isinstance(exc, KrxClosedDayError) and len(days) == 1:
                 raise
-            refused[day] = refusal(exc, day)
-            context.log.error(f"market_data {day} refused, nothing replaced: {exc}")
+            validated.refused[day] = exc
             continue
         except (Exception, DagsterExecutionInterruptedError):
             # KRX or the warehouse unusable (a lost login, a ban, an outage past the retries): the
             # next days would fail the same way, and more KRX requests risk a ban. Or the run was
             # terminated (run_monitoring's max_runtime, a terminate in the UI), which Dagster raises
             # in the step as an interrupt. Either way the days already written are recorded.
-            yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
+            yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, validated.verdicts)
             raise
-        verdicts.append(day_verdicts)
-        written[day] = day_metadata(frame, warehouse)
-        context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
-        last_frame = frame
-    if refused:
-        yield from written_days(context, MARKET_DATA, written, MARKET_DATA_CHECKS, merged(verdicts))
-        raise refused_days_failure(refused, len(written), len(days))
+        validated.add(day_validated)
+        if day in day_validated.written:
+            written[day] = day_metadata(frame, warehouse)
+            context.log.info(f"market_data {day}: {len(frame)} rows written to {warehouse.describe()}")
+            last_frame = frame
+    yield from record_refused(
+        context, MARKET_DATA, MARKET_DATA_CHECKS, validated, len(days), lambda day, _rows: written[day]
+    )
 
     # The run's totals, from what each day recorded.
     def summed(key: str) -> int:
@@ -203,4 +189,4 @@ def market_data(
         ),
     }
     yield MaterializeResult(metadata=metadata)
-    yield from check_results(context, MARKET_DATA_CHECKS, merged(verdicts))
+    yield from check_results(context, MARKET_DATA_CHECKS, validated.verdicts)

@@ -1,8 +1,9 @@
 """Data-quality checks of `market_data`, recorded by its own step on the rows it wrote (a check-only
 run reads them from the warehouse).
 
-The verdicts live in verdicts.py; the same verdicts guard the write (guards.py). How partitioned
-checks behave: docs/dagster-notes.md.
+The verdicts live in verdicts.py. The step evaluates them on the new rows before the write, with two
+that only make sense there (`MARKET_DATA_VALIDATION`); a blocking one that fails refuses the day
+(lib/validate.py). How partitioned checks behave: docs/dagster-notes.md.
 """
 
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from adelie_assets.defs.market.verdicts import (
     price_limit_verdict,
     prices_consistent_verdict,
     row_count_change_verdict,
+    traded_rows,
     unique_keys_verdict,
 )
 from adelie_assets.lib.partitioned_checks import (
@@ -32,6 +34,7 @@ from adelie_assets.lib.partitioned_checks import (
     DailyCheck,
     Verdict,
     daily_check,
+    examples,
     range_check,
 )
 from adelie_assets.resources.warehouse import Warehouse, market_data_table
@@ -110,4 +113,56 @@ MARKET_DATA_CHECKS: list[DailyCheck] = [
     not_all_zero,
     row_count_stable,
     within_price_limit,
+]
+
+
+# --- only before the write -----------------------------------------------------------------------
+# Every traded ticker's numbers were parsed, and the row count is not far from the previous trading
+# day's (a looser bound than row_count_stable's, which flags a move for a human; this one refuses an
+# answer that lists far more or far fewer tickers than a market has). Not recorded as checks.
+
+ROW_COUNT_GUARD_LIMIT = 0.20  # share of the previous trading day's rows; the WARN check flags 5 %
+NUMBER_FIELDS = ("close", "volume", "trading_value", "change_pct", "market_cap")
+
+
+def numbers_parsed_verdict(rows: pd.DataFrame) -> Verdict:
+    traded = traded_rows(rows)
+    missing = {
+        column: traded.loc[traded[column].isna(), "ticker"] for column in NUMBER_FIELDS if column in traded
+    }
+    missing = {column: tickers for column, tickers in missing.items() if len(tickers)}
+    if missing:
+        found = "; ".join(f"{column} of {examples(tickers)}" for column, tickers in missing.items())
+        return Verdict(False, f"Traded tickers without a number: {found}.", {"fields": sorted(missing)})
+    return Verdict(True, f"Every number of the {len(traded)} traded tickers is present.")
+
+
+def row_count_guard_verdicts(checked: CheckedDays) -> dict[date, Verdict]:
+    verdicts = {}
+    for day, verdict in row_count_change_verdicts(checked).items():
+        change = float(verdict.metadata.get("change_pct", 0.0)) / 100
+        if abs(change) <= ROW_COUNT_GUARD_LIMIT:
+            verdicts[day] = verdict
+            continue
+        metadata = verdict.metadata
+        rows, previous, previous_rows = metadata["rows"], metadata["previous_day"], metadata["previous_rows"]
+        verdicts[day] = Verdict(
+            False,
+            f"{rows} rows vs {previous_rows} stored for {previous} ({change:+.1%}, more than "
+            f"±{ROW_COUNT_GUARD_LIMIT:.0%}): KRX listed far more or far fewer tickers than a day has. If the "
+            f"rows of {previous} are the wrong ones, re-run {previous} first.",
+            verdict.metadata,
+        )
+    return verdicts
+
+
+MARKET_DATA_VALIDATION: list[DailyCheck] = [
+    *MARKET_DATA_CHECKS,
+    _daily("numbers_parsed", numbers_parsed_verdict, "Every traded ticker's numbers were parsed."),
+    range_check(
+        MARKET_DATA,
+        "row_count_vs_previous_day",
+        row_count_guard_verdicts,
+        description=f"Within ±{ROW_COUNT_GUARD_LIMIT:.0%} of the previous trading day's stored rows.",
+    ),
 ]

@@ -1,4 +1,5 @@
-"""Data-quality checks of `market_indices`: the guards of its write, recorded by its own step."""
+"""Data-quality checks of `market_indices`: evaluated on the new rows before its write (the blocking
+ones refuse a bad day) and recorded by its own step."""
 
 import pandas as pd
 from dagster import AssetCheckSeverity
@@ -13,7 +14,7 @@ from adelie_assets.resources.warehouse import market_indices_table
 INDEX_MOVE_LIMIT_PCT = 15.0
 
 
-# market_indices evaluates these on its new rows before the write (lib/check_guards.py): a check
+# market_indices evaluates these on its new rows before the write (lib/validate.py): a check
 # must read the table with this reader to judge them.
 _read = table_reader(market_indices_table)
 

@@ -21,10 +21,9 @@ from adelie_assets.defs.freshness import MARKET_DATA_FRESHNESS
 from adelie_assets.defs.keys import MARKET_INDICES
 from adelie_assets.defs.market.assets import KRX_BACKFILL_POLICY
 from adelie_assets.defs.market.index_checks import MARKET_INDICES_CHECKS
-from adelie_assets.lib.check_guards import refused_days, staged_verdicts
 from adelie_assets.lib.history import HISTORY_TAGS
 from adelie_assets.lib.partitioned_checks import CheckEvent, check_results, check_specs, stored_check_results
-from adelie_assets.lib.range_runs import refused_days_failure, written_days
+from adelie_assets.lib.validate import record_refused, replace_validated
 from adelie_assets.resources.krx import KRX
 from adelie_assets.resources.krx_indices import INDICES
 from adelie_assets.resources.warehouse import Warehouse, market_indices_table
@@ -103,25 +102,17 @@ def market_indices(
     started = time.monotonic()
     frame = krx.fetch_indices(days)
     krx_seconds = time.monotonic() - started
-    # The blocking checks run on the new rows first (guards): a day they refuse replaces nothing, and
+    # The checks are evaluated on the new rows first: a day a blocking one fails replaces nothing, and
     # in a range run only that day fails (the others are written and recorded).
-    verdicts = staged_verdicts(MARKET_INDICES_CHECKS, warehouse, market_indices_table, days, frame)
-    refused = refused_days(MARKET_INDICES_CHECKS, verdicts, market_indices_table.name, "KRX")
-    passing = [day for day in days if day not in refused]
-    if passing:
-        rows = frame[frame["trade_date"].isin(passing)] if refused else frame
-        warehouse.replace_partition(market_indices_table, passing, rows, source="KRX")
-    if refused:
-        for day, failure in refused.items():
-            context.log.error(f"market_indices {day} refused, nothing replaced: {failure.description}")
-        yield from written_days(
-            context,
-            MARKET_INDICES,
-            {day: day_metadata(frame, day, warehouse) for day in passing},
-            MARKET_INDICES_CHECKS,
-            verdicts,
-        )
-        raise refused_days_failure(refused, len(passing), len(days))
+    validated = replace_validated(warehouse, market_indices_table, days, frame, MARKET_INDICES_CHECKS, "KRX")
+    yield from record_refused(
+        context,
+        MARKET_INDICES,
+        MARKET_INDICES_CHECKS,
+        validated,
+        len(days),
+        lambda day, _rows: day_metadata(frame, day, warehouse),
+    )
     written = len(frame)
     context.log.info(
         f"market_indices {days[0]}..{days[-1]}: {written} rows written to {warehouse.describe()}"
@@ -143,4 +134,4 @@ def market_indices(
             ),
         }
     )
-    yield from check_results(context, MARKET_INDICES_CHECKS, verdicts)
+    yield from check_results(context, MARKET_INDICES_CHECKS, validated.verdicts)

@@ -1,5 +1,5 @@
-"""The verdicts on one day's `market_data` rows (pure: rows in, verdict out): the guards run them on
-the new rows before the write (guards.py), and the asset's step records them as its checks (checks.py).
+"""The verdicts on one day's `market_data` rows (pure: rows in, verdict out), its checks (checks.py):
+the asset's step evaluates them on the new rows before the write and records them.
 
 Thresholds are loose on purpose: listings and delistings move the ~950 KOSPI and ~1,700 KOSDAQ
 tickers by a handful a day.
@@ -9,8 +9,7 @@ from datetime import date
 
 import pandas as pd
 
-from adelie_assets.lib.partitioned_checks import examples
-from adelie_assets.lib.verdicts import Verdict
+from adelie_assets.lib.partitioned_checks import Verdict, examples
 
 MARKETS = ("KOSPI", "KOSDAQ")
 MIN_ROWS_PER_MARKET = 500
