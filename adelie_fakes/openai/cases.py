@@ -134,7 +134,10 @@ def _korean(r: Mapping[str, str]) -> dict[str, Any]:
     setting = _setting(r, _date_ko, "그때는 {name}({start}~{end})의 한가운데였다. ")
     path = _extremes(r)
     return {
-        "title": f"{year} {episode}, {who}의 교훈" if episode else f"{year} {who}: 닮은 꼴 국면의 교훈",
+        # An episode's name may start with its year ("2025년 코스피 4000 돌파 랠리"): not said twice.
+        "title": f"{'' if episode.startswith(year) else year + ' '}{episode}, {who}의 교훈"
+        if episode
+        else f"{year} {who}: 닮은 꼴 국면의 교훈",
         "summary": (
             f"{when} {who}의 움직임은 오늘의 {r['subject']}와 유사도 {r['sync']}로 닮았다. "
             f"그 뒤 20거래일 동안 주가는 {_pct(r['after20'])} 움직였다."
