@@ -183,11 +183,12 @@ def main() -> int:
             )
     llm = LLM(model=DEFAULT_MODEL)
     v3 = totals["v3 ko (historical_case_v3_ko)"]
+    key = "o200k" if "o200k" in ko else "cl100k-ish"  # the default model's own encoding when counted
     print(
         f"input USD per day at {DEFAULT_MODEL}'s list price (${llm.input_usd_per_million_tokens}/M in), "
-        f"cl100k-ish: ko v4 {llm.estimated_cost_usd(ko['cl100k-ish'], 0):.5f}, "
-        f"ko v3 {llm.estimated_cost_usd(v3['cl100k-ish'], 0):.5f}, "
-        f"old {llm.estimated_cost_usd(old['cl100k-ish'], 0):.5f}"
+        f"{key}: ko v4 {llm.estimated_cost_usd(ko[key], 0):.5f}, "
+        f"ko v3 {llm.estimated_cost_usd(v3[key], 0):.5f}, "
+        f"old {llm.estimated_cost_usd(old[key], 0):.5f}"
     )
     return 0
 
