@@ -11,6 +11,9 @@ demo Dagster instance under --state-dir (kept apart from real data):
    enough history;
 2. every partitioned asset for each analysed day: the last --days final trading days and every day
    the catch-up sensor would look at, so that the playground's daemon finds nothing to catch up;
+   and one day inside a market episode of the calendar (EPISODE_DAY, after its own history): every
+   analog of that day sits in the 2025 rally to KOSPI 4,000, so the demo shows episode-named cases
+   (--no-episode-day leaves it out);
 3. the unpartitioned assets, once.
 Days already materialized are skipped, so a second run only tops the instance up (--top-up prints
 nothing else when there is nothing to do). Everything it writes is DEMO DATA.
@@ -35,6 +38,12 @@ from adelie_fakes.demo_mode import DEMO_LABEL, DEMO_RUN_TAG
 BANNER = DEMO_LABEL
 DEFAULT_HISTORY_DAYS = 110  # the analogs need ~100 trading days before a day (docs/analogs.md)
 RANGE_RUN_DAYS = 25  # as BACKFILL_POLICY (adelie_assets/defs/market/assets.py); KRX backfills take 100
+# A day whose analogs all sit in a market episode (episodes.toml's rally_2025, 2025-04-09 .. 2025-10-27):
+# with the 100 trading days its search needs before it (docs/analogs.md, "Too little history"), every
+# candidate (at least 60 trading days back, after the 20 of look-back) is a day of May 2025
+# (tests/test_analog_episodes.py runs the same span).
+EPISODE_DAY = date(2025, 8, 29)
+EPISODE_HISTORY_DAYS = 100
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -90,7 +99,15 @@ def missing_days(instance: Any, keys: Sequence[Any], days: Sequence[date]) -> li
 
 
 def chunks(days: Sequence[date], size: int) -> list[list[date]]:
-    return [list(days[i : i + size]) for i in range(0, len(days), size)]
+    """Runs of at most `size` days, each within one stretch of consecutive trading days: a range run
+    covers every partition between its first and last day."""
+    stretches: list[list[date]] = []
+    for day in sorted(days):
+        if stretches and previous_trading_day(day) == stretches[-1][-1] and len(stretches[-1]) < size:
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    return stretches
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         "--state-dir", default=".adelie/demo", help="Where the demo writes (default .adelie/demo)."
     )
     parser.add_argument("--top-up", action="store_true", help="Say nothing when nothing is missing.")
+    parser.add_argument(
+        "--no-episode-day",
+        action="store_true",
+        help=f"Leave out {EPISODE_DAY}, the day inside a market episode, and its history.",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 20:
         parser.error("--days must be between 1 and 20")
@@ -119,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     demo_instance.write_instance_yaml(state)
     days = analysed_days(args.days, datetime.now(KST))
     history = history_days(days[0], args.history_days)
+    if not args.no_episode_day:
+        history = sorted(set(history) | set(history_days(EPISODE_DAY, EPISODE_HISTORY_DAYS)) - {EPISODE_DAY})
+        days = sorted({EPISODE_DAY, *days})
 
     with running_fakes(
         krx_credentials=demo_instance.KRX_CREDENTIALS, llm_api_key=demo_instance.LLM_API_KEY
@@ -147,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {BANNER}")
             print(f"== Trading days: {', '.join(map(str, days))}")
             if history:
+                stretches = chunks(history, len(history))
                 print(
-                    f"== History: {history[0]} .. {history[-1]} ({len(history)} trading days) of "
-                    f"{', '.join(k.to_user_string() for k in plan.sources)}"
+                    f"== History: {', '.join(f'{s[0]} .. {s[-1]}' for s in stretches)} ({len(history)} "
+                    f"trading days) of {', '.join(k.to_user_string() for k in plan.sources)}"
                 )
 
             def execute(label: str, selection: Sequence[Any], checks: bool = True, **kwargs: Any) -> None:

@@ -1,4 +1,8 @@
-"""Prompt size: the Korean grounded prompt (today's default) vs the old English one (historical_case_v1).
+"""Prompt size: the Korean grounded prompt (today's default, v4) vs prompt v3 and the old English one (v1).
+
+Issue 33's target: today's prompt at most 1.5x the tokens of prompt v3 (the default before issues 33
+and 34), which is rendered by v3's own `build_request`, loaded from git (commit V3_COMMIT; the v3
+template files are still in the package).
 
 One trading day's five themes (select_themes over the fake KRX's quotes of the day), each with k=3
 analogs per theme stock and per index shaped as market_analogs stores them (tests/case_inputs.py), the
@@ -23,10 +27,12 @@ counted with Node.js as the chat format is (each message's content + 3, + 3 for 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +45,24 @@ from tests.case_inputs import INDICES, analog_row  # noqa: E402
 
 TARGET_RATIO = 1.5
 OLD_VERSION = "historical_case_v1"
+V3_COMMIT = "abbeed4"  # "Prompt v3 (ko/en)": prompt.py as it rendered v3
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def v3_build_request() -> Callable[..., object]:
+    """`build_request` of prompt v3, from git: what a day cost before issues 33 and 34."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{V3_COMMIT}:adelie_assets/defs/cases/prompt.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    spec = importlib.util.spec_from_loader("prompt_v3", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["prompt_v3"] = module  # dataclasses look their module up
+    exec(compile(source, f"{V3_COMMIT}:prompt.py", "exec"), module.__dict__)  # noqa: S102
+    return module.build_request  # type: ignore[no-any-return]
 
 
 def old_messages(theme: Theme, day: date) -> list[dict[str, str]]:
@@ -120,8 +144,15 @@ def main() -> int:
             analogs += [{**analog_row(stock.ticker, r), "subject_name": stock.name} for r in (1, 2, 3)]
     analogs += [analog_row(i, r, "index") for i in ("KOSPI", "KOSDAQ") for r in (1, 2, 3)]
     totals: dict[str, dict[str, int]] = {}
+    build_v3 = v3_build_request()
     for label, render in (
         ("old English (v1)", lambda t: old_messages(t, day)),
+        *(
+            (f"v3 {lang} (historical_case_v3_{lang})", lambda t, lang=lang: build_v3(  # type: ignore[attr-defined]
+                day, t, analogs, INDICES, lang, 1
+            ).messages)
+            for lang in ("ko", "en")
+        ),
         *(
             (f"grounded {lang} ({PROMPT_VERSIONS[lang]})", lambda t, lang=lang: build_request(
                 day, t, analogs, INDICES, lang, 1
@@ -142,17 +173,22 @@ def main() -> int:
         ratios = ", ".join(f"{k} {v:,} ({v / old[k]:.2f}x)" for k, v in total.items())
         print(f"  {label:40} {ratios}")
     ko = totals[f"grounded ko ({PROMPT_VERSIONS['ko']})"]
-    for key in ko:
-        ratio = ko[key] / old[key]
-        print(
-            f"Korean grounded / old English, {key}: {ratio:.2f}x "
-            f"(target <= {TARGET_RATIO}x: {'MET' if ratio <= TARGET_RATIO else 'MISSED'})"
-        )
+    for base_label in ("v3 ko (historical_case_v3_ko)", "old English (v1)"):
+        base = totals[base_label]
+        for key in ko:
+            ratio = ko[key] / base[key]
+            print(
+                f"Korean {PROMPT_VERSIONS['ko']} / {base_label}, {key}: {ratio:.2f}x "
+                f"(target <= {TARGET_RATIO}x: {'MET' if ratio <= TARGET_RATIO else 'MISSED'})"
+            )
     llm = LLM(model=DEFAULT_MODEL)
+    v3 = totals["v3 ko (historical_case_v3_ko)"]
+    key = "o200k" if "o200k" in ko else "cl100k-ish"  # the default model's own encoding when counted
     print(
         f"input USD per day at {DEFAULT_MODEL}'s list price (${llm.input_usd_per_million_tokens}/M in), "
-        f"cl100k-ish: ko {llm.estimated_cost_usd(ko['cl100k-ish'], 0):.5f}, "
-        f"old {llm.estimated_cost_usd(old['cl100k-ish'], 0):.5f}"
+        f"{key}: ko v4 {llm.estimated_cost_usd(ko[key], 0):.5f}, "
+        f"ko v3 {llm.estimated_cost_usd(v3[key], 0):.5f}, "
+        f"old {llm.estimated_cost_usd(old[key], 0):.5f}"
     )
     return 0
 

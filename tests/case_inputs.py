@@ -49,6 +49,26 @@ def analog_row(subject: str, rank: int, kind: str = "stock") -> dict:
         "index_after_60_pct": 12.75,
         "path_analog": [],
         "path_today": [],
+        # The analog's day (2020-03-20..22) is in the post-COVID rally (episodes.toml).
+        "regime": {
+            "today": {"index": "KOSPI", "from_250d_high_pct": -3.1, "change_1y_pct": 12.4},
+            "analog": {"index": "KOSPI", "from_250d_high_pct": -31.52, "change_1y_pct": -28.2},
+            "after_60": {
+                "analog": {"lowest_pct": -8.5, "lowest_day": 7, "highest_pct": 31.25, "highest_day": 58},
+                "index": {"lowest_pct": -4.0, "lowest_day": 12, "highest_pct": 16.1, "highest_day": 55},
+            },
+            "size_tier": {"today": "mega", "analog": "mega"}
+            if kind == "stock"
+            else {"today": None, "analog": None},
+            "episode": {
+                "episode_id": "covid_rally_2020",
+                "episode_name_ko": "코로나19 이후 동학개미 상승장",
+                "episode_name_en": "Post-COVID retail-driven rally",
+                "episode_start": "2020-03-19",
+                "episode_end": "2021-07-06",
+            },
+        },
+        "analog_market_cap": 55_130_000_000_000 if kind == "stock" else None,
     }
 
 
@@ -99,7 +119,8 @@ def write_case_upstream(warehouse: object, day: date, market: object, k: int = 3
     frame = pd.DataFrame(rows)
     frame["history_start"] = date(2015, 1, 2)
     frame["history_years"] = 10.0
-    warehouse.replace_rows(market_analogs_table, [day], frame)  # type: ignore[attr-defined]
+    # replace_partition: replace_rows leaves out the columns with a server default (regime, market cap).
+    warehouse.replace_partition(market_analogs_table, [day], frame)  # type: ignore[attr-defined]
 
 
 def case_day_warehouse(url: str, day: date = DAY) -> object:

@@ -62,13 +62,18 @@ def history() -> tuple:
     return quotes(START, END, per_market=30)
 
 
-@pytest.fixture
-def warehouse(warehouse_url: str, history: tuple) -> Warehouse:
+def features_warehouse(warehouse_url: str, history: tuple) -> Warehouse:
+    """A warehouse holding `history` (tests.history.quotes) and its analog_features."""
     warehouse = Warehouse(url=warehouse_url)
     days = write_history(warehouse, *history)
     result = _run([analog_features], {"warehouse": warehouse}, span=(days[0], days[-1]))
     assert result.success, step_failures(result)
     return warehouse
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str, history: tuple) -> Warehouse:
+    return features_warehouse(warehouse_url, history)
 
 
 def test_korean_cases_carry_the_facts_of_their_analogs(warehouse: Warehouse, fake_llm: FakeOpenAI) -> None:
@@ -238,3 +243,4 @@ def test_analogs_carry_their_regime_facts_and_market_cap(warehouse: Warehouse) -
         else:
             assert regime["today"]["index"] == regime["analog"]["index"] == row.subject
             assert pd.isna(row.analog_market_cap) and regime["size_tier"] == {"today": None, "analog": None}
+        assert regime["episode"] is None  # no episode of episodes.toml covers June-August 2026

@@ -24,17 +24,24 @@ def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
     assert sorted(request.offered) == ["005387-1", "005930-1", "KOSPI-1"]
     user = request.messages[1]["content"]
     assert "거래일: 2026-11-27 / 테마: 코스피 급등주" in user
-    # v4: the 60-day gap to the index in %p (26.1 - 12.75) is a column of its own.
+    # v4: the 60-day gap to the index in %p (26.1 - 12.75) is a column of its own; issue 33: the
+    # episode's key (A), the analog's market cap (억원), the index it is compared with, that index's
+    # one-year change and distance from its 250-day high, and the lowest and highest % within 60 days.
     assert (
-        "005930-1|SK하이닉스(000660)|2020-03-20|86|11.8|15.25|22.4|3.1|1.42|-3.21|8.46|26.1|12.75|13.35"
-        in user
+        "005930-1|SK하이닉스(000660)|2020-03-20|A|551300|86|11.8|15.25|22.4|3.1|KOSPI|1.42|-28.2|-31.52"
+        "|-3.21|8.46|26.1|-8.5(7)|31.25(58)|12.75|13.35|126.1\n" in user
     )
     # An index's own candidate has no index columns: they would repeat its own numbers.
-    assert "KOSPI-1|코스피|2020-03-20|86|11.8|15.25|22.4|3.1|-|-3.21|8.46|26.1|-|-" in user
+    assert "KOSPI-1|코스피|2020-03-20|A|-|86|11.8|15.25|22.4|3.1|-|-|-28.2|-31.52|-3.21|8.46|26.1|" in user
+    assert user.endswith("\n국면 A: 코로나19 이후 동학개미 상승장 2020-03-19~2021-07-06")
     # Amounts in 억원; a KOSPI theme shows KOSPI and no market column; 지수대비 = 12.34 - 1.23.
     assert "삼성전자(005930)|61200|12.34|11.11|15.25|22.4|3.1|12346|3650000" in user
-    assert "지수: 코스피 2612.34 (1.23%)\n" in user and "코스닥" not in user
+    assert "지수: 코스피 2612.34 (1.23%) 1년 12.4% 고점 -3.1%\n" in user and "코스닥" not in user
     assert "약 한 달" in user and "±30%" in user
+    # What each column means, the rule for choosing, and the disclaimer left to code.
+    system = request.messages[0]["content"]
+    assert "지수 = 후보의 시장 지수" in user and "배수 = 거래량/20일 평균" in user
+    assert "유사도가 가장 높은 후보" in system and "코드가 붙입니다" in system
     assert request.prompt_version == "historical_case_v4_ko"
 
 
@@ -57,6 +64,15 @@ def test_the_prompt_offers_each_stock_and_the_themes_index_once() -> None:
         ("한 달 뒤 약 108만 원이었다.", False),  # only the 60-day example is offered
         ("지수보다 1.6%p 더 올랐다.", False),
         ("1000원어치를 샀다면", False),
+        # Issue 33's facts: the episode (its name and dates), the regime, the size, the path's extremes.
+        ("코로나19 이후 동학개미 상승장(2020년 3월 19일~2021년 7월 6일)의 초입이었다.", True),
+        ("국면은 2020-03-19에 시작했다.", True),
+        ("당시 코스피는 1년 전보다 28.2% 낮았고 250일 고점보다 31.5% 아래였다.", True),
+        ("오늘 코스피는 1년 새 12.4% 올랐고 고점보다 3.1% 낮다.", True),
+        ("SK하이닉스의 시가총액은 55조 1,300억 원이었다.", True),
+        ("58거래일째 31.25%까지 올랐다가, 7거래일째에는 -8.5%였다.", True),
+        ("지수는 60거래일 안에 16.1%까지 올랐다.", False),  # the index's extremes are not shown
+        ("코로나19 이후 동학개미 상승장은 2021년 8월에 끝났다.", False),
     ],
 )
 def test_the_facts_are_the_figures_the_prompt_shows(text: str, grounded: bool) -> None:

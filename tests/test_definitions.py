@@ -74,7 +74,8 @@ def test_definitions_hold_the_product() -> None:
 
     # The lineage of issue 12: market_data, market_indices -> (features) -> market_analogs -> cases.
     assert parents("analog_features") == {"market_data", "market_indices"}
-    assert parents("market_analogs") == {"market_data", "analog_features", "daily_themes"}
+    # The episode calendar (an external asset): the analogs store the episode of each analog's day.
+    assert parents("market_analogs") == {"market_data", "analog_features", "daily_themes", "market_episodes"}
     assert parents("historical_cases") == {"daily_themes", "market_analogs", "market_indices"}
     # The app feed reads the market, analog and case tables.
     assert parents("app_cases") | parents("app_briefing") == {

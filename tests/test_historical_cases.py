@@ -1,6 +1,7 @@
 """historical_cases against the fake OpenAI server, through the real openai SDK, on a day whose themes,
 analogs and indices are in the warehouse."""
 
+import json
 from datetime import date
 
 import pytest
@@ -62,7 +63,8 @@ def test_writes_one_korean_case_per_theme_with_the_analogs_facts(fake_llm: FakeO
     assert metadata["estimated_cost_usd"].value > 0
     assert len(metadata["request_ids"].value) == 5
     prompt = fake_llm.completion_requests[0].body["messages"][1]["content"]
-    assert f"거래일: {KEY}" in prompt and "\n후보 (id = 오늘 종목코드-순위" in prompt
+    assert f"거래일: {KEY}" in prompt and "\n후보 (종목 후보는 같은 시총 등급):\n" in prompt
+    assert "\n국면 A: 코로나19 이후 동학개미 상승장 2020-03-19~2021-07-06" in prompt
 
 
 def test_english_cases_by_environment(fake_llm: FakeOpenAI, warehouse: Warehouse, monkeypatch):
@@ -268,3 +270,25 @@ def test_an_expired_batch_keeps_the_lines_it_answered_and_asks_only_for_the_rest
     # The unanswered lines are asked again as they were: no repair turn about an answer never given.
     asked = {line["custom_id"]: line["body"]["messages"] for line in first}
     assert all(line["body"]["messages"] == asked[line["custom_id"]] for line in second)
+
+
+def test_every_case_ends_with_the_line_code_adds_and_names_its_analogs_episode(
+    fake_llm: FakeOpenAI, warehouse: Warehouse
+):
+    """Issue 33: the disclaimer is a fixed line added by code (the model's answer, as cached, has none),
+    and a case whose analog sat in a market episode names it, with its dates, as a model given them does."""
+    from adelie_assets.defs.cases.prompt import DISCLAIMER
+
+    assert run(llm_for(fake_llm), warehouse).success
+    cases = warehouse.read_historical_cases([DAY])
+    for row in cases.itertuples():
+        action = row.narrative["action"]["content"]
+        assert action.endswith(" " + DISCLAIMER["ko"]) and action.count(DISCLAIMER["ko"]) == 1
+        assert "코로나19 이후 동학개미 상승장" in row.title
+        assert (
+            "코로나19 이후 동학개미 상승장(2020년 3월 19일~2021년 7월 6일)"
+            in row.narrative["background"]["content"]
+        )
+    cached = warehouse.cached_llm_responses(list(cases["request_hash"]))
+    assert len(cached) == 5
+    assert all(DISCLAIMER["ko"] not in json.dumps(e["response"], ensure_ascii=False) for e in cached.values())

@@ -10,7 +10,7 @@ not offered), ``english_text`` (English although Korean was asked).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 INVENTED_NUMBER: Final = "37.77"
@@ -30,7 +30,16 @@ _HEADER_KEYS: Final = {
     "이후60일": "after60", "이후60": "after60", "after 60": "after60", "지수5일": "index5",
     "index 5": "index5", "지수20일": "index20", "index 20": "index20", "지수60일": "index60",
     "지수60": "index60", "index 60": "index60",
+    # v4 (issue 33): the size, the regime, the episode's key and the path's extremes.
+    "배수": "volume", "vol x": "volume", "국면": "episode", "episode": "episode", "시총": "cap",
+    "cap": "cap", "지수": "index", "index": "index", "1년": "index1y", "1y": "index1y", "고점": "from_high",
+    "from high": "from_high", "저60": "low60", "low 60": "low60", "고60": "high60", "high 60": "high60",
 }  # fmt: skip
+# v4's episode lines under the candidates: "국면 A: 코로나19 폭락 2020-01-22~2020-03-19".
+_EPISODE_LINE = re.compile(
+    r"^(?:국면|episode) ([A-J]): (.+) (\d{4}-\d{2}-\d{2})~(\d{4}-\d{2}-\d{2})$", re.MULTILINE
+)
+_EXTREME = re.compile(r"^(-?[\d.]+)\((\d+)\)$")
 _STOCK_CELL = re.compile(r"^(.+)\((\d{6}|\d{5}[A-Z])\)\|", re.MULTILINE)
 
 
@@ -50,6 +59,12 @@ def _table(text: str) -> list[dict[str, str]]:
                 if len(cells) != len(columns):
                     break
                 rows.append(dict(zip(columns, cells, strict=True)))
+            episodes = {m.group(1): m.groups()[1:] for m in _EPISODE_LINE.finditer(text)}
+            for row in rows:
+                # A model names the episode its candidate sat in, with the dates it was given.
+                row["episode_name"], row["episode_start"], row["episode_end"] = episodes.get(
+                    row.get("episode", "-"), ("", "", "")
+                )
             if "subject" not in columns:
                 names = {ticker: name for name, ticker in _STOCK_CELL.findall(text)}
                 for row in rows:
@@ -99,11 +114,30 @@ def _section(bullets: list[str], content: str) -> dict[str, Any]:
     return {"bullets": bullets, "content": content}
 
 
+def _extremes(r: Mapping[str, str]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """((lowest %, its day), (highest %, its day)) within 60 trading days, when the prompt gives them."""
+    low, high = (_EXTREME.match(r.get(k, "-")) for k in ("low60", "high60"))
+    return None if low is None or high is None else ((low[1], low[2]), (high[1], high[2]))
+
+
+def _setting(r: Mapping[str, str], written: Callable[[str], tuple[str, str]], sentence: str) -> str:
+    """The sentence naming the candidate's market episode with its dates, or "" without one."""
+    if not r.get("episode_name"):
+        return ""
+    start, end = written(r["episode_start"])[0], written(r["episode_end"])[0]
+    return sentence.format(name=r["episode_name"], start=start, end=end)
+
+
 def _korean(r: Mapping[str, str]) -> dict[str, Any]:
     when, year = _date_ko(r["date"])
-    who = r["analog"]
+    who, episode = r["analog"], r.get("episode_name")
+    setting = _setting(r, _date_ko, "그때는 {name}({start}~{end})의 한가운데였다. ")
+    path = _extremes(r)
     return {
-        "title": f"{year} {who}: 닮은 꼴 국면의 교훈",
+        # An episode's name may start with its year ("2025년 코스피 4000 돌파 랠리"): not said twice.
+        "title": f"{'' if episode.startswith(year) else year + ' '}{episode}, {who}의 교훈"
+        if episode
+        else f"{year} {who}: 닮은 꼴 국면의 교훈",
         "summary": (
             f"{when} {who}의 움직임은 오늘의 {r['subject']}와 유사도 {r['sync']}로 닮았다. "
             f"그 뒤 20거래일 동안 주가는 {_pct(r['after20'])} 움직였다."
@@ -111,7 +145,8 @@ def _korean(r: Mapping[str, str]) -> dict[str, Any]:
         "narrative": {
             "background": _section(
                 [f"{when} 당일 등락률 {_pct(r['day'])}", f"직전 20거래일 누적 {_pct(r['d20'])}"],
-                f"{when}, {who}는 하루에 {_pct(r['day'])} 움직였다."
+                setting
+                + f"{when}, {who}는 하루에 {_pct(r['day'])} 움직였다."
                 + ("" if r["index_day"] == "-" else f" 그날 지수는 {_pct(r['index_day'])} 변했다."),
             ),
             "mirroring": _section(
@@ -133,7 +168,13 @@ def _korean(r: Mapping[str, str]) -> dict[str, Any]:
             "simulation": _section(
                 [f"5거래일 뒤 {_pct(r['after5'])}", f"20거래일 뒤 {_pct(r['after20'])}"],
                 f"그날 종가에 샀다면 5거래일 뒤 {_pct(r['after5'])}, "
-                f"20거래일 뒤 {_pct(r['after20'])}를 겪었다.",
+                f"20거래일 뒤 {_pct(r['after20'])}를 겪었다."
+                + (
+                    f" 60거래일 안에 {path[0][1]}거래일째 {_pct(path[0][0])}까지 밀렸고, "
+                    f"{path[1][1]}거래일째 {_pct(path[1][0])}까지 올랐다."
+                    if path
+                    else ""
+                ),
             ),
             "result": _section(
                 [f"60거래일 뒤 {_pct(r['after60'])}", f"같은 기간 지수 {_pct(r['index60'])}"],
@@ -157,9 +198,13 @@ def _korean(r: Mapping[str, str]) -> dict[str, Any]:
 
 def _english(r: Mapping[str, str]) -> dict[str, Any]:
     when, year = _date_en(r["date"])
-    who = r["analog"]
+    who, episode = r["analog"], r.get("episode_name")
+    setting = _setting(r, _date_en, "It was in the middle of the {name} ({start} to {end}). ")
+    path = _extremes(r)
     return {
-        "title": f"{who} in {year}: lessons from a similar setup",
+        "title": f"{episode}: {who} in {year}"
+        if episode
+        else f"{who} in {year}: lessons from a similar setup",
         "summary": (
             f"On {when} {who} moved like today's {r['subject']} (similarity {r['sync']}). "
             f"Over the next 20 trading days the stock moved {_pct(r['after20'])}."
@@ -167,7 +212,8 @@ def _english(r: Mapping[str, str]) -> dict[str, Any]:
         "narrative": {
             "background": _section(
                 [f"Day change {_pct(r['day'])}", f"20-day change before it {_pct(r['d20'])}"],
-                f"On {when} {who} moved {_pct(r['day'])}."
+                setting
+                + f"On {when} {who} moved {_pct(r['day'])}."
                 + ("" if r["index_day"] == "-" else f" Its index moved {_pct(r['index_day'])} that day."),
             ),
             "mirroring": _section(
@@ -189,7 +235,13 @@ def _english(r: Mapping[str, str]) -> dict[str, Any]:
             "simulation": _section(
                 [f"After 5 trading days {_pct(r['after5'])}", f"After 20 trading days {_pct(r['after20'])}"],
                 f"Buying at that close meant {_pct(r['after5'])} after 5 days, "
-                f"{_pct(r['after20'])} after 20.",
+                f"{_pct(r['after20'])} after 20."
+                + (
+                    f" Within 60 trading days it fell to {_pct(path[0][0])} on day {path[0][1]} "
+                    f"and rose to {_pct(path[1][0])} on day {path[1][1]}."
+                    if path
+                    else ""
+                ),
             ),
             "result": _section(
                 [

@@ -77,3 +77,23 @@ def test_similarity_is_the_sync_rate_over_100_and_dates_are_the_trading_day() ->
     scores = [m["similarity_score"] for c in feed.cases for m in c.matches]
     assert [float(s) for s in scores] == [u.case(r)["sync_rate"] / 100 for r in range(1, 6)]
     assert {s["selection_reason"] for s in feed.stocks} == {"top_gainer", "top_loser", "high_volume"}
+
+
+def test_a_case_whose_analog_sat_in_a_market_episode_is_titled_with_the_episodes_name() -> None:
+    from adelie_assets.defs.episodes import episode_on
+
+    u = upstream_day(DAY)
+    covid = episode_on(date(2020, 3, 10))
+    assert covid is not None
+    u.analog(1)["regime"] = {"episode": covid.facts()}
+    u.analog(2)["regime"] = {"episode": covid.facts()}
+    u.case(2)["title"] = "코로나19 폭락 속 급등주의 교훈"  # the model named it already: not repeated
+    u.analog(3)["regime"] = {"episode": None}
+    feed = build_day(inputs_of(u))
+    titles = [c.title for c in feed.cases]
+    assert titles[0] == f"[코로나19 폭락] {u.case(1)['title']}"
+    assert titles[1] == "코로나19 폭락 속 급등주의 교훈"
+    assert titles[2:] == [u.case(rank)["title"] for rank in (3, 4, 5)]
+    assert feed.cases[0].values["keywords"]["feed_key"]["title"] == titles[0]
+    u.case(1)["language"] = "en"
+    assert build_day(inputs_of(u)).cases[0].title == f"[COVID-19 crash] {u.case(1)['title']}"

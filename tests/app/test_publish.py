@@ -316,3 +316,23 @@ def test_two_runs_publishing_at_once_wait_for_each_other(pg_warehouse_url: str, 
     assert sorted(b["briefing_date"] for b in state["daily_briefings"]) == [DAY, NEXT_DAY]
     assert len(state["case_matches"]) == 10 and len(state["historical_cases"]) == 10
     assert len(state["briefing_stocks"]) == 30
+
+
+def test_homes_past_event_title_names_the_episode_of_the_analogs_day(
+    pg_warehouse_url: str, app_db_url: str
+) -> None:
+    from adelie_assets.defs.episodes import episode_on
+
+    upstream = upstream_day(DAY)
+    crisis = episode_on(date(2008, 10, 1))
+    assert crisis is not None
+    for rank in range(1, 6):
+        upstream.analog(rank)["regime"] = {"episode": crisis.facts() if rank == 1 else None}
+    publish(pg_warehouse_url, app_db_url, upstream)
+    engine = connect(app_db_url)
+    with engine.connect() as conn:
+        keywords = app_reads.home(conn, DAY)["keywords"]
+    engine.dispose()
+    # keywords.py's past_event: {"year": event_year, "title": the case's title, "label": past_label}
+    assert keywords[0]["case"]["title"] == f"[글로벌 금융위기] {upstream.case(1)['title']}"
+    assert keywords[1]["case"]["title"] == upstream.case(2)["title"]

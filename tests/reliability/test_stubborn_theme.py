@@ -18,6 +18,7 @@ from adelie_assets.defs.app.assets import app_feed
 from adelie_assets.defs.cases.assets import historical_cases
 from adelie_assets.defs.cases.daily_themes import daily_themes
 from adelie_assets.defs.cases.inputs import case_requests
+from adelie_assets.defs.cases.prompt import DISCLAIMER
 from adelie_assets.defs.market.assets import market_data
 from adelie_assets.resources.app_database import AppDatabase
 from adelie_assets.resources.llm import LLM
@@ -86,6 +87,9 @@ def test_a_stubborn_theme_gets_a_case_written_by_code_and_a_rerun_asks_the_model
     assert list(cases.index) == [1, 2, 3, 4, 5]
     assert cases.loc[3, "model"] == "code" and cases.loc[3, "prompt_version"] == "fallback_v1"
     assert "37.77" not in cases.loc[3, "summary"] and set(cases.loc[[1, 2, 4, 5], "model"]) == {"gpt-4o-mini"}
+    # The line that a case is education, not advice, is added by code to the stand-in as to the others.
+    for rank in cases.index:
+        assert cases.loc[rank, "narrative"]["action"]["content"].endswith(DISCLAIMER["ko"])
     metadata = result.asset_materializations_for_node("historical_cases")[0].metadata
     assert metadata["themes_written_by_code"].value == [f"{DAY} #3 {third.label}"]
     # The rejected attempts' tokens are the model's, counted with the others.

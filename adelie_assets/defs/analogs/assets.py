@@ -46,6 +46,8 @@ from adelie_assets.defs.analogs.search import (
 )
 from adelie_assets.defs.analogs.storage import block_rows, load_histories
 from adelie_assets.defs.analogs.table import ANALOG_FEATURES_SCHEMA, MARKET_ANALOGS_SCHEMA
+from adelie_assets.defs.episodes import episode_on
+from adelie_assets.defs.episodes.checks import MARKET_EPISODES
 from adelie_assets.defs.keys import ANALOG_FEATURES, DAILY_THEMES, MARKET_ANALOGS, MARKET_DATA, MARKET_INDICES
 from adelie_assets.defs.market.assets import BACKFILL_POLICY
 from adelie_assets.lib.history import HISTORY_TAGS
@@ -152,9 +154,7 @@ class MarketAnalogsConfig(Config):
     k: int = Field(default=DEFAULT_K, ge=1, le=10, description="Analogs per subject (stock or index).")
 
 
-def _regime(
-    subject: SubjectAnalogs, analog: Analog, levels: IndexLevels, today: int
-) -> dict[str, dict[str, object] | dict[str, str | None]]:
+def _regime(subject: SubjectAnalogs, analog: Analog, levels: IndexLevels, today: int) -> dict[str, object]:
     """The regime facts of one analog (docs/analogs.md, "Regime facts")."""
     index_name = analog.market if subject.kind == "stock" else analog.ticker
     index_path = levels.history.path(index_name, analog.position, 0, AFTER_DAYS)
@@ -163,6 +163,8 @@ def _regime(
         "analog": levels.regime(index_name, analog.position),
         "after_60": {"analog": extremes_after(analog.path), "index": extremes_after(index_path)},
         "size_tier": {"today": subject.size_tier, "analog": analog.size_tier},
+        # The named market episode the analog's day falls in (episodes.toml), a fact the case may state.
+        "episode": None if (episode := episode_on(analog.day)) is None else episode.facts(),
     }
 
 
@@ -227,7 +229,7 @@ def _analog_listings(
     specs=[
         AssetSpec(
             MARKET_ANALOGS,
-            deps=[MARKET_DATA, ANALOG_FEATURES, DAILY_THEMES],
+            deps=[MARKET_DATA, ANALOG_FEATURES, DAILY_THEMES, MARKET_EPISODES],
             group_name="analogs",
             kinds={"python", "sql"},
             owners=["team:data-engineering"],

@@ -46,7 +46,8 @@ MARKET_ANALOGS_SCHEMA = TableSchema(
             "json",
             description='{"today"|"analog": {index, from_250d_high_pct, change_1y_pct}, "after_60": '
             '{"analog"|"index": {lowest_pct, lowest_day, highest_pct, highest_day}}, "size_tier": '
-            '{"today"|"analog": mega|large|mid|small}} (docs/analogs.md).',
+            '{"today"|"analog": mega|large|mid|small}, "episode": {episode_id, episode_name_ko, '
+            "episode_name_en, episode_start, episode_end} | null} (docs/analogs.md, docs/episodes.md).",
         ),
         TableColumn("analog_market_cap", "bigint", description="KRW, the analog stock's on its day."),
     ]

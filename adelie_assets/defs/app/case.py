@@ -70,11 +70,28 @@ def _relations(inputs: DayInputs, case: dict[str, Any], analog: dict[str, Any]) 
     return relations
 
 
+def episode_name(analog: dict[str, Any], language: object) -> str | None:
+    """The name of the market episode the analog's day falls in (market_analogs' regime), or None."""
+    episode = (analog.get("regime") or {}).get("episode") or {}
+    name = episode.get("episode_name_en" if language == "en" else "episode_name_ko")
+    return plain_text(name, 60) or None if name else None
+
+
+def case_title(case: dict[str, Any], analog: dict[str, Any]) -> str:
+    """The case's title as the app shows it (Home's `past_event.title`): the model's, led by the name
+    of the market episode its analog sat in, which code adds from the calendar when the title lacks it."""
+    title = plain_text(case.get("title"), 200).replace("\n", " ")
+    name = episode_name(analog, case.get("language"))
+    if not title or not name or name in title:
+        return title
+    return plain_text(f"[{name}] {title}", 200)
+
+
 def build_case(inputs: DayInputs, theme_rank: int) -> CaseFeed:
     case = inputs.cases[theme_rank]
     where = f"historical_cases {inputs.day} theme {theme_rank}"
     analog = inputs.analogs[str(case["analog_id"])]
-    title = plain_text(case.get("title"), 200).replace("\n", " ")
+    title = case_title(case, analog)
     summary = plain_text(case.get("summary"))
     if not title or not summary:
         raise AppFeedError(

@@ -41,6 +41,7 @@ _JSON_COLUMNS = {
     "features",
     "path_analog",
     "path_today",
+    "regime",
 }
 _DATE_COLUMNS = {"trade_date", "event_date", "analog_date", "history_start"}
 # What the feed reads of each table (notes/contract-12-13.md).

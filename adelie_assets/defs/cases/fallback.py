@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adelie_assets.defs.cases.prompt import EXAMPLE_KRW, INDEX_LABELS, CaseRequest
+from adelie_assets.defs.cases.prompt import EXAMPLE_KRW, INDEX_LABELS, CaseRequest, regime_of
 from adelie_assets.defs.cases.schema import HistoricalCase
 
 FALLBACK_MODEL = "code"  # the `model` of a case written here
@@ -46,6 +46,7 @@ def _figures(request: CaseRequest) -> dict[str, Any]:
         "after": {n: _pct(v) for n, v in after.items()},
         "index60": _pct(analog["index_after_60_pct"]) if of_stock else None,
         "value60": value60,
+        "episode": regime_of(analog).get("episode"),
     }
 
 
@@ -65,6 +66,10 @@ def _korean(f: dict[str, Any], label: str) -> dict[str, Any]:
                 [
                     f"{when}, {f['who']}의 주가는 크게 움직였습니다.",
                     f"그날 등락률은 {f['day']}였습니다." if f["day"] else None,
+                    f"그때는 {e['episode_name_ko']}({_date_ko(e['episode_start'])}~"
+                    f"{_date_ko(e['episode_end'])}) 시기였습니다."
+                    if (e := f["episode"])
+                    else None,
                 ],
                 "과거의 한 거래일",
             ),
@@ -129,7 +134,12 @@ def _english(f: dict[str, Any], label: str) -> dict[str, Any]:
         "narrative": {
             "background": _section(
                 [f"Day change {f['day']}" if f["day"] else "One past trading day"],
-                [f"On {f['iso']} the price of {f['who']} moved sharply."],
+                [
+                    f"On {f['iso']} the price of {f['who']} moved sharply.",
+                    f"It was during the {e['episode_name_en']} ({e['episode_start']} to {e['episode_end']})."
+                    if (e := f["episode"])
+                    else None,
+                ],
             ),
             "mirroring": _section(
                 ["Price and trading took a similar shape"],

@@ -16,6 +16,7 @@ grounded:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from adelie_assets.defs.analogs.regime import YEAR_DAYS
 from adelie_assets.defs.cases.grounding import Facts
 from adelie_assets.defs.cases.themes import Theme
 
@@ -37,25 +39,32 @@ AMOUNT_UNITS = {"ko": (100_000_000, 0), "en": (1_000_000_000, 1)}
 _COLUMNS = {
     "ko": {
         "stocks": (
-            "종목(코드)", "시장", "종가", "등락률", "지수대비", "5일", "20일", "거래량배수", "거래대금",
-            "시가총액",
+            "종목(코드)", "시장", "종가", "등락률", "지수대비", "5일", "20일", "배수", "거래대금", "시총",
         ),
         "analogs": (
-            "id", "과거 종목(코드)", "날짜", "유사도", "당일", "5일", "20일", "거래량배수", "지수당일",
-            "이후5", "이후20", "이후60", "지수60", "지수대비60", "100만원→60",
+            "id", "과거 종목(코드)", "날짜", "국면", "시총", "유사도", "당일", "5일", "20일", "배수", "지수",
+            "지수당일", "1년", "고점", "이후5", "이후20", "이후60", "저60", "고60", "지수60", "지수대비60",
+            "100만원→60",
         ),
     },
     "en": {
         "stocks": (
-            "stock(code)", "market", "close", "change", "vs index", "5d", "20d", "volume ratio",
-            "trading value", "market cap",
+            "stock(code)", "market", "close", "change", "vs index", "5d", "20d", "vol x", "value", "cap",
         ),
         "analogs": (
-            "id", "past stock(code)", "date", "similarity", "day", "5d", "20d", "volume ratio", "index day",
-            "after 5", "after 20", "after 60", "index 60", "vs index 60", "1M→60",
+            "id", "past stock(code)", "date", "episode", "cap", "similarity", "day", "5d", "20d", "vol x",
+            "index", "index day", "1y", "from high", "after 5", "after 20", "after 60", "low 60", "high 60",
+            "index 60", "vs index 60", "1M→60",
         ),
     },
 }  # fmt: skip
+# The episode column's key of the n-th episode a request names (its name and dates on a line below).
+EPISODE_KEYS = "ABCDEFGHIJ"
+# The fixed line code adds to every case (the model is told not to write one): education, not advice.
+DISCLAIMER = {
+    "ko": "이 사례는 과거 데이터로 만든 투자 교육 자료이며, 투자 권유나 조언이 아닙니다.",
+    "en": "This case is educational material built from past market data, not investment advice.",
+}
 
 
 @cache
@@ -158,6 +167,69 @@ def _table(
     return "\n".join("|".join(_cell(row[i]) for i in keep) for row in [header, *rows])
 
 
+# The words of the regime facts: today's index line ("1년 12.4% 고점대비 -3.1%") and the episode lines.
+REGIME_WORDS = {"ko": ("1년", "고점", "국면"), "en": ("1y", "from high", "episode")}
+
+
+def regime_of(analog: dict[str, Any]) -> dict[str, Any]:
+    """market_analogs' regime (docs/analogs.md, "Regime facts"); {} for a row stored before it."""
+    value = analog.get("regime")
+    return (json.loads(value) if isinstance(value, str) else value) or {}
+
+
+def _won(value: object) -> int | None:
+    return None if value is None or value != value else int(value)  # type: ignore[call-overload]
+
+
+def _extreme(fact: dict[str, Any], name: str) -> str | None:
+    """A lowest or highest close after the analog as its cell: `-8.5(7)`, % on trading day 7."""
+    pct, day = fact[f"{name}_pct"], fact[f"{name}_day"]
+    return None if pct is None or day is None else f"{_cell(pct)}({day})"
+
+
+def _analog_fact(a: dict[str, Any], language: str) -> dict[str, Any]:
+    """One candidate's facts, as its row of the candidates table shows them."""
+    past = a["features"]["analog"]
+    regime = regime_of(a)
+    # An index's own market is itself: its index columns would repeat its own numbers.
+    of_stock = a["subject_kind"] == "stock"
+    market_cap, market_cap_krw = _amount(_won(a.get("analog_market_cap")), language)
+    after = regime.get("after_60") or {}
+    fact: dict[str, Any] = {
+        "analog_id": a["analog_id"],
+        "subject_name": a["subject_name"],
+        "analog_name": a["analog_name"],
+        "analog_ticker": a["analog_ticker"] if of_stock else None,
+        "analog_date": str(a["analog_date"]),
+        "episode": regime.get("episode"),
+        "market_cap": market_cap,
+        "market_cap_krw": market_cap_krw,
+        "sync_rate": round(a["similarity"]),
+        "change_pct": _num(past.get("change_1d_pct")),
+        "change_5d_pct": _num(past.get("change_5d_pct")),
+        "change_20d_pct": _num(past.get("change_20d_pct")),
+        "volume_ratio": _volume_ratio(past),
+        "index": (regime.get("analog") or {}).get("index") if of_stock else None,
+        "index_change_pct": _num(past.get("index_change_pct")) if of_stock else None,
+        "index_1y_pct": _num((regime.get("analog") or {}).get("change_1y_pct")),
+        "index_from_high_pct": _num((regime.get("analog") or {}).get("from_250d_high_pct")),
+        **{f"after_{n}_pct": _num(a[f"after_{n}_pct"]) for n in OUTCOME_SPANS},
+        "index_after_60_pct": _num(a["index_after_60_pct"]) if of_stock else None,
+    }
+    # The index's own extremes are stored (regime.after_60.index) but not shown: tokens (docs/cases.md).
+    extremes = after.get("analog") or {}
+    for end in ("low", "high"):
+        fact[f"{end}_60_pct"] = _num(extremes.get(f"{end}est_pct"))
+        fact[f"{end}_60_day"] = extremes.get(f"{end}est_day")
+    fact["gap_60_pctp"] = _gap(fact["after_60_pct"], fact["index_after_60_pct"])
+    won = example_value(fact["after_60_pct"])
+    # Shown, in won, and the gain: every way a reader would state the example.
+    fact["example_60"] = _example_shown(won, language)
+    fact["example_60_krw"] = won
+    fact["example_60_gain_krw"] = None if won is None else won - EXAMPLE_KRW
+    return fact
+
+
 def build_request(
     day: date,
     theme: Theme,
@@ -199,35 +271,14 @@ def build_request(
         for name, row in sorted(indices.items())
         if theme.market in (None, name)
     }
-    analog_facts = []
-    for a in offered:
-        past = a["features"]["analog"]
-        # An index's own market is itself: its index columns would repeat its own numbers.
-        of_stock = a["subject_kind"] == "stock"
-        analog_facts.append(
-            {
-                "analog_id": a["analog_id"],
-                "subject_name": a["subject_name"],
-                "analog_name": a["analog_name"],
-                "analog_ticker": a["analog_ticker"] if of_stock else None,
-                "analog_date": str(a["analog_date"]),
-                "sync_rate": round(a["similarity"]),
-                "change_pct": _num(past.get("change_1d_pct")),
-                "change_5d_pct": _num(past.get("change_5d_pct")),
-                "change_20d_pct": _num(past.get("change_20d_pct")),
-                "volume_ratio": _volume_ratio(past),
-                "index_change_pct": _num(past.get("index_change_pct")) if of_stock else None,
-                **{f"after_{n}_pct": _num(a[f"after_{n}_pct"]) for n in OUTCOME_SPANS},
-                "index_after_60_pct": _num(a["index_after_60_pct"]) if of_stock else None,
-            }
-        )
-        fact = analog_facts[-1]
-        fact["gap_60_pctp"] = _gap(fact["after_60_pct"], fact["index_after_60_pct"])
-        won = example_value(fact["after_60_pct"])
-        # Shown, in won, and the gain: every way a reader would state the example.
-        fact["example_60"] = _example_shown(won, language)
-        fact["example_60_krw"] = won
-        fact["example_60_gain_krw"] = None if won is None else won - EXAMPLE_KRW
+    analog_facts = [_analog_fact(a, language) for a in offered]
+    regimes = {r["today"]["index"]: r["today"] for a in analogs if (r := regime_of(a)).get("today")}
+    for name, facts_of_index in index_facts.items():
+        today = regimes.get(name) or {}
+        facts_of_index["change_1y_pct"] = _num(today.get("change_1y_pct"))
+        facts_of_index["from_250d_high_pct"] = _num(today.get("from_250d_high_pct"))
+    episodes = list({f["episode"]["episode_id"]: f["episode"] for f in analog_facts if f["episode"]}.values())
+    keys = {e["episode_id"]: EPISODE_KEYS[i] for i, e in enumerate(episodes)}
     columns = _COLUMNS[language]
     stock_rows = [
         (
@@ -240,10 +291,12 @@ def build_request(
         (
             f["analog_id"],
             names.get(f["analog_name"], f["analog_name"]) + (f"({t})" if (t := f["analog_ticker"]) else ""),
-            f["analog_date"], f["sync_rate"], f["change_pct"], f["change_5d_pct"], f["change_20d_pct"],
-            f["volume_ratio"], f["index_change_pct"],
-            *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
-            f["index_after_60_pct"], f["gap_60_pctp"], f["example_60"],
+            f["analog_date"], keys[f["episode"]["episode_id"]] if f["episode"] else None, f["market_cap"],
+            f["sync_rate"], f["change_pct"], f["change_5d_pct"], f["change_20d_pct"], f["volume_ratio"],
+            f["index"], f["index_change_pct"], f["index_1y_pct"],
+            f["index_from_high_pct"], *(f[f"after_{n}_pct"] for n in OUTCOME_SPANS),
+            _extreme(f, "low_60"), _extreme(f, "high_60"), f["index_after_60_pct"], f["gap_60_pctp"],
+            f["example_60"],
         )
         for f in analog_facts
     ]  # fmt: skip
@@ -251,7 +304,20 @@ def build_request(
     stocks_table = _table(columns["stocks"], stock_rows, frozenset({1}) if theme.market else frozenset())
     analogs_table = _table(columns["analogs"], analog_rows)
     index_line = ", ".join(
-        f"{names[n]} {_cell(v['close'])} ({_cell(v['change_pct'])}%)" for n, v in index_facts.items()
+        f"{names[n]} {_cell(v['close'])} ({_cell(v['change_pct'])}%)"
+        + (
+            ""
+            if v["change_1y_pct"] is None
+            else f" {REGIME_WORDS[language][0]} {_cell(v['change_1y_pct'])}%"
+            f" {REGIME_WORDS[language][1]} {_cell(v['from_250d_high_pct'])}%"
+        )
+        for n, v in index_facts.items()
+    )
+    episode_lines = "".join(
+        f"\n{REGIME_WORDS[language][2]} {keys[e['episode_id']]}: "
+        f"{e['episode_name_ko' if language == 'ko' else 'episode_name_en']} "
+        f"{e['episode_start']}~{e['episode_end']}"
+        for e in episodes
     )
     sections = prompt_sections(version)
     user = sections["user"].format(
@@ -259,8 +325,9 @@ def build_request(
         theme_label=theme.label_ko if language == "ko" else theme.label,
         stocks_table=stocks_table,
         index_line=index_line or "-",
-        analogs_table=analogs_table,
+        analogs_table=analogs_table + episode_lines,
         price_limit_pct=PRICE_LIMIT_PCT,
+        year_days=YEAR_DAYS,
     )
     facts = Facts.collect(
         {
@@ -269,6 +336,7 @@ def build_request(
             "similarity_scale": [0, 100],
             "price_limit_pct": PRICE_LIMIT_PCT,
             "example_krw": EXAMPLE_KRW,
+            "regime_days": YEAR_DAYS,
         },
         stock_facts,
         index_facts,

@@ -12,6 +12,7 @@ from dagster import TableColumn, TableSchema
 from adelie_assets import markdown
 from adelie_assets.defs.cases.fallback import FALLBACK_VERSION
 from adelie_assets.defs.cases.generate import CaseResult
+from adelie_assets.defs.cases.prompt import DISCLAIMER
 
 HISTORICAL_CASES_SCHEMA = TableSchema(
     columns=[
@@ -75,6 +76,16 @@ def _comparison(analog: dict[str, Any], language: str, year: int, trade_year: in
     }
 
 
+def narrative_with_disclaimer(r: CaseResult) -> dict[str, Any]:
+    """The case's narrative with the fixed line that it is education, not investment advice, at the end
+    of its last section (`action`): added by code to every case, the model's and code's alike (the
+    prompt tells the model not to write one)."""
+    narrative = r.case.narrative.model_dump()
+    action = narrative["action"]
+    action["content"] = f"{action['content'].rstrip()} {DISCLAIMER[r.request.language]}"
+    return narrative
+
+
 def case_row(r: CaseResult) -> dict[str, Any]:
     request = r.request
     analog = request.offered[r.case.analog_id]
@@ -94,7 +105,7 @@ def case_row(r: CaseResult) -> dict[str, Any]:
         "sync_rate": round(float(analog["similarity"])),
         "related_tickers": related,
         "outcome": {key: analog[key] for key in OUTCOME_KEYS},
-        "narrative": r.case.narrative.model_dump(),
+        "narrative": narrative_with_disclaimer(r),
         "comparison": _comparison(analog, request.language, event_date.year, r.day.year),
         "key_insight": r.case.key_insight,
         "glossary": [g.model_dump() for g in r.case.glossary],
