@@ -34,7 +34,7 @@ LINEAGE = {
     "market_indices": set(),
     "daily_themes": {"market_data"},
     "analog_features": {"market_data", "market_indices"},
-    "market_analogs": {"market_data", "analog_features", "daily_themes"},
+    "market_analogs": {"market_data", "analog_features", "daily_themes", "market_episodes"},
     "historical_cases": {"daily_themes", "market_analogs", "market_indices"},
     "app_briefing": {"market_data", "market_indices", "daily_themes"},
     "app_cases": {"historical_cases", "market_analogs", "market_data"},
@@ -51,6 +51,8 @@ GROUPS = {
 }
 POOLS = {"market_data": ["krx"], "market_indices": ["krx"], "historical_cases": ["llm"]}
 ASSETS = list(LINEAGE)
+# The reviewed episode calendar (defs/episodes/): an external asset, not partitioned, never run.
+EPISODES = "market_episodes"
 # The steps of a run of every asset: the app's two assets are one step (they publish together).
 ASSET_STEPS = [*ASSETS[:-2], "app_feed"]
 ROWS_PER_DAY = 2388  # KOSPI + KOSDAQ tickers of the fake KRX (KONEX is left out)
@@ -81,12 +83,15 @@ def asset_nodes(platform: Platform) -> dict[str, dict]:
 
 def test_lineage_and_trading_day_partitions(platform: Platform) -> None:
     nodes = asset_nodes(platform)
-    assert set(nodes) == set(ASSETS)
+    assert set(nodes) == {*ASSETS, EPISODES}
+    episodes = nodes.pop(EPISODES)
+    assert episodes["partitionDefinition"] is None and episodes["groupName"] == "market"
 
     upstream = {name: {"/".join(k["path"]) for k in node["dependencyKeys"]} for name, node in nodes.items()}
     assert upstream == LINEAGE
     downstream = {name: {"/".join(k["path"]) for k in node["dependedByKeys"]} for name, node in nodes.items()}
     assert downstream == {name: {d for d, ups in LINEAGE.items() if name in ups} for name in LINEAGE}
+    assert {"/".join(k["path"]) for k in episodes["dependedByKeys"]} == {"market_analogs"}
     assert {name: node["groupName"] for name, node in nodes.items()} == GROUPS
 
     for node in nodes.values():

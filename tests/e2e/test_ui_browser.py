@@ -53,6 +53,7 @@ EXPECTED_EDGES = {
     ("analog_features", "market_analogs"),
     ("market_data", "market_analogs"),
     ("daily_themes", "market_analogs"),
+    ("market_episodes", "market_analogs"),
     ("market_analogs", "historical_cases"),
     ("daily_themes", "historical_cases"),
     ("market_indices", "historical_cases"),
