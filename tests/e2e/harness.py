@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import signal
 import socket
@@ -63,6 +64,15 @@ TEST_INSTANCE_OVERRIDES: dict[str, Any] = {}
 
 # Inherited variables that would point the subprocesses at something other than this platform.
 _DROPPED_ENV_PREFIXES = ("DAGSTER_", "ADELIE_", "OPENAI_", "KRX_")
+
+
+def image_env(name: str) -> str:
+    """A setting the production image gives every process (its Dockerfile's ENV), for the platform
+    to run as production does."""
+    found = re.search(rf"^\s*{name}=(\S+)", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    if found is None:
+        raise AssertionError(f"The Dockerfile sets no {name}")
+    return found.group(1).rstrip("\\")
 
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
@@ -541,6 +551,7 @@ class Platform:
                 "DAGSTER_PG_USER": params.get("user", "postgres"),
                 "DAGSTER_PG_PASSWORD": params.get("password", ""),
                 "DAGSTER_PG_DB": str(self.dagster_db),
+                "DAGSTER_EVENT_BATCH_SIZE": image_env("DAGSTER_EVENT_BATCH_SIZE"),
                 "KRX_ID": KRX_CREDENTIALS[0],
                 "KRX_PW": KRX_CREDENTIALS[1],
                 "ADELIE_KRX_URL": self.krx.url,
