@@ -11,6 +11,7 @@ that process's search wall time (after imports) and its peak RSS (ru_maxrss, imp
     python bench/bench_analogs.py                   # 10 years, 2,400 tickers, 15 subjects, both backends
     python bench/bench_analogs.py --years 2 --backends sqlite --runs 1
     python bench/bench_analogs.py --chunk 25        # a 25-day backfill chunk: one read, 25 searches
+    python bench/bench_analogs.py --since 2000-01-04 --tickers 2500 --backends postgres   # ~16 M setups
 """
 
 from __future__ import annotations
@@ -43,11 +44,19 @@ from adelie_assets.defs.analogs.features import (  # noqa: E402
 )
 
 LAST_DAY = date(2026, 11, 27)
+TARGET_SECONDS = 3.0  # issue 31: one day's search over the full history since 2000
+TARGET_RSS_MIB = 1024
 
 
-def synthetic_blocks(years: float, tickers: int, seed: int = 1) -> list[FeatureBlock]:
+def history_days(years: float, since: date | None) -> list[date]:
+    """The synthetic history's trading days up to LAST_DAY: from `since`, or the last `years`."""
+    if since is not None:
+        return trading_days(since, LAST_DAY)
     days = trading_days(date(LAST_DAY.year - int(np.ceil(years)), LAST_DAY.month, LAST_DAY.day), LAST_DAY)
-    days = days[-int(years * 245) :]
+    return days[-int(years * 245) :]
+
+
+def synthetic_blocks(days: list[date], tickers: int, seed: int = 1) -> list[FeatureBlock]:
     rng = np.random.default_rng(seed)
     codes = np.sort(np.array([ticker_code(f"{i:06d}") for i in range(tickers)], dtype="<u8"))
     markets = (np.arange(tickers) % 2).astype(np.float32)
@@ -133,28 +142,44 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--years", type=float, default=10)
+    parser.add_argument(
+        "--since", type=date.fromisoformat, default=None, help="first day (2000-01-04: the full history)"
+    )
     parser.add_argument("--tickers", type=int, default=2_400)
     parser.add_argument("--subjects", type=int, default=15)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--chunk", type=int, default=1, help="days searched after one read (25 = a chunk)")
+    parser.add_argument(
+        "--profile", action="store_true", help="one more run per backend under cProfile: where the time goes"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.subjects, args.chunk)
+        if not args.profile:
+            child(args.child, args.subjects, args.chunk)
+            return
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as profile:
+            child(args.child, args.subjects, args.chunk)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(20)
         return
     started = time.perf_counter()
-    blocks = synthetic_blocks(args.years, args.tickers)
+    blocks = synthetic_blocks(history_days(args.years, args.since), args.tickers)
     days = len(blocks) // 2
     vectors = days * args.tickers
     built = time.perf_counter() - started
     print(f"synthetic history: {days} days x {args.tickers} tickers = {vectors:,} vectors ({built:.1f} s)")
     rows = []
+    verdicts: dict[str, tuple[float, float]] = {}
     with workdir("analogs") as tmp:
         for backend in args.backends.split(","):
             with scratch_warehouse(backend, tmp) as url:
                 write_s = write(url, blocks)
                 runs = []
+                print(f"{backend}: history written in {write_s:.1f} s", flush=True)
                 for _ in range(args.runs):
                     out = subprocess.run(
                         [PYTHON, __file__, "--child", url, "--subjects", str(args.subjects),
@@ -162,6 +187,18 @@ def main() -> None:
                         env=base_env(), capture_output=True, text=True, check=True,
                     )  # fmt: skip
                     runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    print(f"  {backend} run: {runs[-1]}", flush=True)
+                if args.profile:
+                    out = subprocess.run(
+                        [PYTHON, __file__, "--child", url, "--subjects", str(args.subjects),
+                         "--chunk", str(args.chunk), "--profile"],
+                        env=base_env(), capture_output=True, text=True, check=True,
+                    )  # fmt: skip
+                    print(f"  {backend} run under cProfile (slower): {out.stdout.strip()}\n{out.stderr}")
+                verdicts[backend] = (
+                    median([r["total_s"] for r in runs]),
+                    max(r["rss_mib"] for r in runs),
+                )
                 rows.append(
                     [
                         backend,
@@ -182,6 +219,12 @@ def main() -> None:
         ["backend", "write history", "read", "read+search", "worst", "CPU", "peak RSS", "analogs"], rows
     )
     print(f"load average: {os.getloadavg()[0]:.2f} (nproc {os.cpu_count()})")
+    for backend, (total_s, rss_mib) in verdicts.items():
+        met = total_s <= TARGET_SECONDS and rss_mib <= TARGET_RSS_MIB
+        print(
+            f"{backend}: median {total_s:.2f} s (target <= {TARGET_SECONDS:g} s), peak RSS {rss_mib:.0f} MiB "
+            f"(target <= {TARGET_RSS_MIB} MiB): {'MET' if met else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

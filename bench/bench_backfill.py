@@ -22,6 +22,7 @@ workers), sampled, and each role's peak VmHWM.
     python bench/bench_backfill.py                   # ~245 trading days ending at the latest final day
     python bench/bench_backfill.py --days 50 --skip-bare
     python bench/bench_backfill.py --days 2450 --assets market_data,market_indices   # ten years
+    python bench/bench_backfill.py --days 21 --realistic   # a month, KRX 0.5 s + 1 s pause, LLM 5 s
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ from _common import (  # noqa: E402
     warehouse_counts,
 )
 from bare_daily import ORDER, selection  # noqa: E402
+from bench_daily import REALISTIC  # noqa: E402
 
 HARNESS = REPO / "tests" / "e2e" / "harness.py"
 THEMES_PER_DAY = 5
-TARGET_RATIO = 1.30
+TARGET_RATIO = 1.30  # against fast fakes (issue 15)
+REALISTIC_TARGET_RATIO = 1.10  # issue 31: a year of every asset against realistic fakes
 PLATFORM_MEMORY_TARGET_KIB = int(1.5 * 1024 * 1024)  # 1.5 GiB, issue 15 (ten-year backfill)
 # The Dagster asset keys of each step of bare_daily.ORDER.
 ASSET_KEYS = {name: [name] for name in ORDER} | {"app_feed": ["app_briefing", "app_cases"]}
@@ -214,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--krx-latency", type=float, default=0.1)
     parser.add_argument("--llm-latency", type=float, default=0.25)
     parser.add_argument("--krx-delay", type=float, default=0.0, help="ADELIE_KRX_DELAY_SECONDS for both")
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help=f"the fakes at {REALISTIC} (overrides the three above), target {REALISTIC_TARGET_RATIO}x",
+    )
     parser.add_argument("--bare-chunk", type=int, default=25, help="days per batch of the bare loop")
     parser.add_argument(
         "--bare-krx-chunk", type=int, default=250, help="days per batch of the bare loop's KRX assets"
@@ -226,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-dagster", action="store_true")
     args = parser.parse_args(argv)
+    target = TARGET_RATIO
+    if args.realistic:
+        vars(args).update(REALISTIC)
+        target = REALISTIC_TARGET_RATIO
 
     Platform = load_platform(args.wait_for_harness)
     keys = year_of_days(args.days)
@@ -299,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["", "wall", "partitions/min", "peak memory (PSS of the tree)", "peak VmHWM by role"], rows)
     if bare and dagster:
         ratio = (dagster["finished"] - dagster["launched"]) / bare["measured"].wall
-        verdict = "MET" if ratio <= TARGET_RATIO else "MISSED"
-        print(f"\nratio dagster/bare: {ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})")
+        verdict = "MET" if ratio <= target else "MISSED"
+        print(f"\nratio dagster/bare: {ratio:.2f}x (target <= {target}x: {verdict})")
     if dagster:
         peak = dagster["peak_pss_kib"]
         verdict = "MET" if peak <= PLATFORM_MEMORY_TARGET_KIB else "MISSED"

@@ -19,6 +19,7 @@ Wall time counts from fork to exit: process start and imports included. Runs alt
     python bench/bench_daily.py                 # 5 runs each + 1 warm-up, Postgres warehouse
     python bench/bench_daily.py --runs 7 --warehouse sqlite --krx-delay 0.5
     python bench/bench_daily.py --instance postgres   # Dagster's storage as in production
+    python bench/bench_daily.py --instance postgres --realistic   # KRX 0.5 s + 1 s pause, LLM 5 s
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ from bare_daily import MAX_CONCURRENT_CALLS  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 
-TARGET_RATIO = 1.10
+TARGET_RATIO = 1.10  # against fast fakes (issue 15)
+# Issue 31: what users wait for, a KRX answer ~0.5 s after the 1 s polite pause, an LLM answer ~5 s.
+REALISTIC = {"krx_latency": 0.5, "llm_latency": 5.0, "krx_delay": 1.0}
+REALISTIC_TARGET_RATIO = 1.05
 
 
 def latest_final_day() -> date:
@@ -161,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--krx-latency", type=float, default=0.2, help="fake KRX seconds per data call")
     parser.add_argument("--llm-latency", type=float, default=0.5, help="fake OpenAI seconds per completion")
     parser.add_argument("--krx-delay", type=float, default=1.0, help="ADELIE_KRX_DELAY_SECONDS")
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help=f"the fakes at {REALISTIC} (overrides the three above), target {REALISTIC_TARGET_RATIO}x",
+    )
     parser.add_argument("--warehouse", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument(
         "--instance",
@@ -169,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         help="Dagster's storage: dagster.yaml (SQLite) or deploy/dagster.yaml (Postgres, as in production)",
     )
     args = parser.parse_args(argv)
+    target = TARGET_RATIO
+    if args.realistic:
+        vars(args).update(REALISTIC)
+        target = REALISTIC_TARGET_RATIO
     day = args.day or latest_final_day().isoformat()
 
     print(
@@ -203,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
                 "DAGSTER_PG_USER": "postgres",
                 "DAGSTER_PG_PASSWORD": "",
                 "DAGSTER_PG_DB": storage_db,
-                # The production image's, as the Postgres instance is production's.
             }
             if storage_db
             else {}
@@ -281,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_ratio = median([m.cpu for m in results["dagster"]]) / median([m.cpu for m in results["bare"]])
     min_ratio = min(m.wall for m in results["dagster"]) / min(m.wall for m in results["bare"])
     print(
-        f"\nratio dagster/bare (medians): {dag / bare:.2f}x  (target <= {TARGET_RATIO}x: "
-        f"{'MET' if dag / bare <= TARGET_RATIO else 'MISSED'}); "
+        f"\nratio dagster/bare (medians): {dag / bare:.2f}x  (target <= {target}x: "
+        f"{'MET' if dag / bare <= target else 'MISSED'}); "
         f"Dagster overhead {dag - bare:+.2f} s per run;\nratio of the fastest runs {min_ratio:.2f}x "
         f"(least disturbed by other load); CPU ratio {cpu_ratio:.2f}x"
     )
