@@ -7,8 +7,9 @@ market_data of `bench_warehouse.py` (2,388 rows a day), which are also kept in m
 the asset step wrote. Both sides are a job of one stand-in `market_data` step (no KRX: the write
 is not timed) with the six declared checks of `MARKET_DATA_CHECKS`, run for the range, alternating,
 `--runs` times each:
-- `now`: the step evaluates the checks day by day on the in-memory rows (`staged_verdicts`, as
-  `market_data` does before each day's write) and yields them with its materialization;
+- `now`: the step evaluates the checks day by day on the in-memory rows (`evaluate` on a staged
+  `CheckedDays`, as `market_data` does before each day's write through `lib/validate.py`) and yields
+  them with its materialization;
 - `before`: the step only materializes; one `@multi_asset_check` step (the design up to issue 15's
   round four) reads the days back from the warehouse (`stored_check_results`) and records them.
 Printed: median wall time of the job and of its steps (STEP_START -> STEP_SUCCESS/FAILURE, summed),
@@ -47,10 +48,11 @@ from dagster import (  # noqa: E402
 
 from adelie_assets.calendar import trading_day_partitions, trading_days  # noqa: E402
 from adelie_assets.defs.market.checks import MARKET_DATA_CHECKS, READ_MARKET_DATA  # noqa: E402
-from adelie_assets.lib.check_guards import staged_verdicts  # noqa: E402
 from adelie_assets.lib.partitioned_checks import (  # noqa: E402
+    CheckedDays,
     check_results,
     check_specs,
+    evaluate,
     merged,
     stored_check_results,
 )
@@ -72,13 +74,10 @@ def now_job(frame: pd.DataFrame, warehouse: Warehouse):  # noqa: ANN201
             {d for d in frame["trade_date"]} & {date.fromisoformat(k) for k in context.partition_keys}
         )
         verdicts = [
-            staged_verdicts(
+            evaluate(
                 MARKET_DATA_CHECKS,
-                warehouse,
-                market_data_table,
-                [day],
-                frame[frame["trade_date"] == day],
-                READ_MARKET_DATA,
+                CheckedDays([day], warehouse, staged={READ_MARKET_DATA: frame[frame["trade_date"] == day]}),
+                market_data_table.name,
             )
             for day in days
         ]

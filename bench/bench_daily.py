@@ -4,7 +4,7 @@ Dagster side: a fresh process `dagster job execute -m adelie_assets.definitions 
 with the partition as the `dagster/partition` tag, the job's in-process executor and a persistent
 DAGSTER_HOME holding a copy of the repository's dagster.yaml (storage selectors -> SQLite, pools
 with op granularity), or with `--instance postgres` of deploy/dagster.yaml (production: run, event
-and schedule storage in a scratch Postgres database),
+and schedule storage in a scratch Postgres database, and the image's DAGSTER_EVENT_BATCH_SIZE),
 i.e. what the schedule's run worker does.
 Bare side: `bench/bare_daily.py`.
 Both run every asset of the job (market_data, market_indices, daily_themes, analog_features,
@@ -58,6 +58,7 @@ from _common import (  # noqa: E402
 from bare_daily import MAX_CONCURRENT_CALLS  # noqa: E402
 
 sys.path.insert(0, str(REPO))
+from tests.e2e.harness import image_env  # noqa: E402
 
 TARGET_RATIO = 1.10  # against fast fakes (issue 15)
 # Issue 31: what users wait for, a KRX answer ~0.5 s after the 1 s polite pause, an LLM answer ~5 s.
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                 "DAGSTER_PG_USER": "postgres",
                 "DAGSTER_PG_PASSWORD": "",
                 "DAGSTER_PG_DB": storage_db,
+                # The production image's, as the Postgres instance is production's.
+                "DAGSTER_EVENT_BATCH_SIZE": image_env("DAGSTER_EVENT_BATCH_SIZE"),
             }
             if storage_db
             else {}
