@@ -75,7 +75,9 @@ def nearest_asset(point: list[float], boxes: dict[str, dict]) -> str | None:
 
 
 def test_global_lineage_shows_every_asset_and_edge(browser, platform: Platform) -> None:
-    page = browser.new_page(viewport={"width": 1800, "height": 1200})
+    # Tall enough for the unfolded graph with the episode calendar in the market group: the graph
+    # renders only the nodes inside the viewport (at 1200 px analog_features fell outside it).
+    page = browser.new_page(viewport={"width": 1800, "height": 2200})
     page.set_default_timeout(60_000)
     try:
         check_lineage(page, platform.url)
