@@ -246,23 +246,3 @@ def test_no_invisible_character_reaches_a_title_the_app_shows(
     assert [k["case"]["title"] for k in home["keywords"]] == [
         upstream_day(DAY).case(rank)["title"] for rank in range(1, 6)
     ]
-
-
-def test_a_section_of_only_invisible_characters_is_refused_before_the_app_database_is_touched(
-    pg_warehouse_url: str, app_db_url_unique: str
-) -> None:
-    """Issue 32, item 6, as far as the app is concerned: a step the reader would see empty."""
-    publish(pg_warehouse_url, app_db_url_unique, upstream_day(DAY))
-    engine = connect(app_db_url_unique)
-    with engine.connect() as conn:
-        before = app_reads.state(conn)
-    empty = upstream_day(DAY, title_suffix=" v2")
-    empty.case(2)["narrative"]["result"] = {
-        "content": "\u200b\u2066\u2069 <b></b> \u00ad",
-        "bullets": ["\U000e0041", "<script>alert(1)</script>", " \u200d "],
-    }
-    with pytest.raises(Exception, match=r"theme 2: the narrative's section 'result' is empty"):
-        publish(pg_warehouse_url, app_db_url_unique, empty)
-    with engine.connect() as conn:
-        assert app_reads.state(conn) == before
-    engine.dispose()

@@ -237,16 +237,38 @@ def test_a_fault_in_any_step_leaves_the_previous_state(
     engine.dispose()
 
 
+# A day the app could not show: one devil's-advocate point; a section of only invisible characters and
+# markup (issue 32, item 6, as far as the app is concerned: a step the reader would see empty).
+UNSHOWABLE = {
+    "one devils_advocate bullet": (
+        3,
+        "devils_advocate",
+        {"bullets": ["하나", "<script>alert(1)</script>"]},
+        r"theme 3: devils_advocate has 1 non-empty bullet",
+    ),
+    "a section of only invisible characters": (
+        2,
+        "result",
+        {
+            "content": "\u200b\u2066\u2069 <b></b> \u00ad",
+            "bullets": ["\U000e0041", "<script>alert(1)</script>", " \u200d "],
+        },
+        r"theme 2: the narrative's section 'result' is empty",
+    ),
+}
+
+
+@pytest.mark.parametrize(("rank", "section", "fields", "message"), UNSHOWABLE.values(), ids=UNSHOWABLE)
 def test_a_day_the_app_could_not_show_is_refused_before_the_app_database_is_touched(
-    pg_warehouse_url: str, app_db_url_unique: str
+    pg_warehouse_url: str, app_db_url_unique: str, rank: int, section: str, fields: dict, message: str
 ) -> None:
     publish(pg_warehouse_url, app_db_url_unique, upstream_day(DAY))
     engine = connect(app_db_url_unique)
     with engine.connect() as conn:
         before = app_reads.state(conn)
     broken = upstream_day(DAY, title_suffix=" v2")
-    broken.case(3)["narrative"]["devils_advocate"]["bullets"] = ["하나", "<script>alert(1)</script>"]
-    with pytest.raises(Exception, match=r"theme 3: devils_advocate has 1 non-empty bullet"):
+    broken.case(rank)["narrative"][section].update(fields)
+    with pytest.raises(Exception, match=message):
         publish(pg_warehouse_url, app_db_url_unique, broken)
     with engine.connect() as conn:
         assert app_reads.state(conn) == before
